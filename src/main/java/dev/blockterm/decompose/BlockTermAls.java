@@ -38,9 +38,19 @@ public final class BlockTermAls {
         config.validateFor(t.shape());
         FitResult best = null;
         for (int s = 0; s < config.starts(); s++) {
-            FitResult r = fitOnce(t, config, config.seed() + s);
-            if (best == null || r.relativeError() < best.relativeError()) {
-                best = r;
+            // AUTO tries the algebraic start where it applies and the greedy one, keeping the better fit:
+            // the algebraic start is exact on block-term data but can be poor on trained weights
+            boolean both = config.init() == Initialization.AUTO
+                    && AlgebraicStart.modes(t.shape(), config.blocks(), config.ranks()).isPresent();
+            List<FitResult> fits = new ArrayList<>();
+            fits.add(fitOnce(t, both ? config.withInit(Initialization.ALGEBRAIC) : config, config.seed() + s));
+            if (both && fits.get(0).relativeError() > 1e-10) {
+                fits.add(fitOnce(t, config.withInit(Initialization.GREEDY), config.seed() + s));
+            }
+            for (FitResult r : fits) {
+                if (best == null || r.relativeError() < best.relativeError()) {
+                    best = r;
+                }
             }
         }
         return best;

@@ -2,7 +2,7 @@ package dev.blockterm.decompose;
 
 /** How the factors of a block-term fit are started. */
 public enum Initialization {
-    /** {@link #ALGEBRAIC} where it applies, else {@link #GREEDY}. */
+    /** Both {@link #ALGEBRAIC} (where it applies) and {@link #GREEDY}, keeping the better fit. */
     AUTO,
     /**
      * Generalized eigenvalue decomposition of two mixtures of slices (Tensorlab's GEVD start for

@@ -19,8 +19,12 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class Gemm {
 
-    /** Products with at least this many multiply-adds use native BLAS. */
-    public static final long NATIVE_FLOPS = 1L << 18;
+    /**
+     * Products with at least this many multiply-adds use native BLAS. ND4J copies arrays in and out
+     * element by element and allocates natively on every call (about a millisecond for a few
+     * megabytes), so only large products pay off.
+     */
+    public static final long NATIVE_FLOPS = 1L << 22;
     private static final int CACHE_MIN_LENGTH = 1 << 16;
     private static final ThreadLocal<CachedOperand> CACHE = new ThreadLocal<>();
 

@@ -1,6 +1,7 @@
 package dev.blockterm.tensor;
 
 import java.util.Random;
+import org.apache.commons.math3.exception.MaxCountExceededException;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.EigenDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
@@ -63,25 +64,14 @@ public final class Subspace {
     /** Eigenvectors of the symmetric matrix {@code s} for its {@code r} largest eigenvalues, as columns. */
     public static Matrix leadingEigenvectors(Matrix s, int r) {
         int n = s.rows();
-        Matrix out = Matrix.zeros(n, r);
         if (n <= COMMONS_MATH_LIMIT) {
-            RealMatrix m = new Array2DRowRealMatrix(n, n);
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < n; j++) {
-                    m.setEntry(i, j, 0.5 * (s.get(i, j) + s.get(j, i)));
-                }
+            try {
+                return smallEigenvectors(s, r);
+            } catch (MaxCountExceededException e) {
+                // Commons Math's QL iteration can fail on highly degenerate spectra; LAPACK does not
             }
-            EigenDecomposition eig = new EigenDecomposition(m);
-            double[] values = eig.getRealEigenvalues();
-            Integer[] order = argsortDescending(values);
-            for (int c = 0; c < Math.min(r, n); c++) {
-                double[] v = eig.getEigenvector(order[c]).toArray();
-                for (int i = 0; i < n; i++) {
-                    out.data()[i * r + c] = v[i];
-                }
-            }
-            return out;
         }
+        Matrix out = Matrix.zeros(n, r);
         INDArray a = Nd4j.create(s.data().clone(), new long[] {n, n}, 'c');
         INDArray values = Eigen.symmetricGeneralizedEigenvalues(a, true); // a now holds eigenvectors as columns
         double[] vals = values.toDoubleVector();
@@ -90,6 +80,27 @@ public final class Subspace {
         for (int c = 0; c < Math.min(r, n); c++) {
             for (int i = 0; i < n; i++) {
                 out.data()[i * r + c] = vectors[i][order[c]];
+            }
+        }
+        return out;
+    }
+
+    private static Matrix smallEigenvectors(Matrix s, int r) {
+        int n = s.rows();
+        Matrix out = Matrix.zeros(n, r);
+        RealMatrix m = new Array2DRowRealMatrix(n, n);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                m.setEntry(i, j, 0.5 * (s.get(i, j) + s.get(j, i)));
+            }
+        }
+        EigenDecomposition eig = new EigenDecomposition(m);
+        double[] values = eig.getRealEigenvalues();
+        Integer[] order = argsortDescending(values);
+        for (int c = 0; c < Math.min(r, n); c++) {
+            double[] v = eig.getEigenvector(order[c]).toArray();
+            for (int i = 0; i < n; i++) {
+                out.data()[i * r + c] = v[i];
             }
         }
         return out;

@@ -1,0 +1,87 @@
+package dev.blockterm.cli;
+
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Compressor;
+import dev.blockterm.onnx.ModelException;
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.report.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.Callable;
+import onnx.Onnx;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "compress", mixinStandardHelpOptions = true,
+        description = "Fits block-term factors to every fully connected layer and writes the smaller model.")
+final class CompressCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "the dense ONNX model")
+    Path model;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "where to write the compressed model")
+    Path output;
+
+    @Option(names = "--report", paramLabel = "FILE.json", description = "also write the report as JSON")
+    Path report;
+
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
+    boolean quiet;
+
+    @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
+    boolean verbose;
+
+    @Mixin
+    FitOptions fit;
+
+    @Override
+    public Integer call() throws IOException {
+        CompressionOptions options = fit.build();
+        requireWritable(output, model);
+        if (report != null) {
+            requireWritable(report, model);
+        }
+        Onnx.ModelProto input = ModelFiles.read(model);
+        Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m));
+        Compressor.Result result = compressor.compress(input, model.toString());
+        ModelFiles.write(result.model(), output, model);
+        if (report != null) {
+            Path temp = Files.createTempFile(report.toAbsolutePath().getParent(), ".report", ".part");
+            Files.writeString(temp, Json.of(result.report()), StandardCharsets.UTF_8);
+            Files.move(temp, report, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        spec.commandLine().getOut().print(result.report().table());
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+
+    /** Checked before any fitting, so a bad path fails at once. */
+    static void requireWritable(Path path, Path input) {
+        Path target = path.toAbsolutePath().normalize();
+        Path in = input.toAbsolutePath().normalize();
+        try {
+            if (target.equals(in) || (Files.exists(target) && Files.isSameFile(target, in))) {
+                throw new ModelException(path + ": output path is the input model; choose another");
+            }
+        } catch (IOException e) {
+            throw new ModelException(path + ": " + e.getMessage(), e);
+        }
+        Path dir = target.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new ModelException(path + ": output directory does not exist");
+        }
+        if (!Files.isWritable(dir)) {
+            throw new ModelException(path + ": output directory is not writable");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package dev.blockterm.cli;
+
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Initialization;
+import dev.blockterm.tensor.Layout;
+import java.util.Locale;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Option;
+
+/** The fitting options shared by {@code compress} and {@code inspect}; builds {@link CompressionOptions}. */
+final class FitOptions {
+
+    @Option(names = "--blocks", paramLabel = "N", description = "block terms per layer (default: ${DEFAULT-VALUE})")
+    int blocks = CompressionOptions.DEFAULT_BLOCKS;
+
+    @Option(names = "--rank", paramLabel = "R[,R...]", split = ",",
+            description = "rank of every mode, or one per mode (default: ${DEFAULT-VALUE})")
+    int[] ranks = {CompressionOptions.DEFAULT_RANK};
+
+    @Option(names = "--order", paramLabel = "d", description = "tensor order of the merged layout (default: from the layer's sizes)")
+    int order;
+
+    @Option(names = "--layout", paramLabel = "LAYOUT",
+            description = "auto, merged, split or input-whole (default: ${DEFAULT-VALUE}: fit all, keep the least error)")
+    String layout = "auto";
+
+    @Option(names = "--layers", paramLabel = "REGEX", description = "only layers whose name matches")
+    String layers;
+
+    @Option(names = "--exclude", paramLabel = "REGEX", description = "skip layers whose name matches")
+    String exclude;
+
+    @Option(names = "--min-params", paramLabel = "P", description = "smaller layers stay dense (default: ${DEFAULT-VALUE})")
+    long minParams = CompressionOptions.DEFAULT_MIN_PARAMS;
+
+    @Option(names = "--max-sweeps", paramLabel = "S", description = "ALS sweep limit (default: ${DEFAULT-VALUE})")
+    int maxSweeps = BlockTermConfig.DEFAULT_MAX_SWEEPS;
+
+    @Option(names = "--tol", paramLabel = "T", description = "ALS tolerance on the relative error change (default: ${DEFAULT-VALUE})")
+    double tolerance = BlockTermConfig.DEFAULT_TOLERANCE;
+
+    @Option(names = "--seed", description = "seed of every random choice (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--threads", description = "layers fitted in parallel (default: ${DEFAULT-VALUE})")
+    int threads = 1;
+
+    @Option(names = "--batch", description = "batch size at which contraction orders are costed (default: ${DEFAULT-VALUE})")
+    long batch = CompressionOptions.DEFAULT_BATCH;
+
+    @Option(names = "--init", description = "auto, algebraic, greedy or random (default: ${DEFAULT-VALUE})")
+    String init = "auto";
+
+    @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
+    boolean force;
+
+    CompressionOptions build() {
+        Initialization initialization;
+        try {
+            initialization = Initialization.valueOf(init.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--init: expected auto, algebraic, greedy or random, found '" + init + "'");
+        }
+        return new CompressionOptions(blocks, ranks, order, layout.equals("auto") ? null : Layout.parse(layout),
+                layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
+                minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force);
+    }
+}

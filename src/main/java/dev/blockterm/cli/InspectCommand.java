@@ -1,0 +1,60 @@
+package dev.blockterm.cli;
+
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.Plans;
+import dev.blockterm.onnx.ModelFiles;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import onnx.Onnx;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Lists the layers compress would take and what it would do, without fitting; "
+                + "on a compressed model, reads back what was done.")
+final class InspectCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL")
+    Path model;
+
+    @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
+    boolean verbose;
+
+    @Mixin
+    FitOptions fit;
+
+    @Override
+    public Integer call() {
+        CompressionOptions options = fit.build();
+        Onnx.ModelProto m = ModelFiles.read(model);
+        PrintWriter out = spec.commandLine().getOut();
+        String table = null;
+        String version = null;
+        String used = null;
+        for (Onnx.StringStringEntryProto e : m.getMetadataPropsList()) {
+            switch (e.getKey()) {
+                case Compressor.META_TABLE -> table = e.getValue();
+                case Compressor.META_VERSION -> version = e.getValue();
+                case Compressor.META_OPTIONS -> used = e.getValue();
+                default -> { }
+            }
+        }
+        if (table != null) {
+            out.println(model + ": compressed by blockterm " + version + " with " + used);
+            out.print(table);
+        } else {
+            out.print(Plans.table(m, options));
+        }
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,89 @@
+package dev.blockterm.cli;
+
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import dev.blockterm.runtime.Verification;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Runs the original and the compressed model in ONNX Runtime and compares their outputs.")
+final class VerifyCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "ORIGINAL")
+    Path original;
+
+    @Parameters(index = "1", paramLabel = "COMPRESSED")
+    Path compressed;
+
+    @Option(names = "--inputs", paramLabel = "[NAME=]FILE.npy", split = ",",
+            description = "input arrays (NAME= may be left out for a single-input model); default: seeded random inputs")
+    List<String> inputs;
+
+    @Option(names = "--labels", paramLabel = "FILE.npy", description = "class labels: also print both accuracies")
+    Path labels;
+
+    @Option(names = "--seed", description = "seed of the random inputs (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--random-batch", description = "batch size of the random inputs (default: ${DEFAULT-VALUE})")
+    int randomBatch = 16;
+
+    @Option(names = "--threads", description = "ONNX Runtime intra-op threads (default: ${DEFAULT-VALUE})")
+    int threads = 1;
+
+    @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+        ModelFiles.read(original);
+        ModelFiles.read(compressed);
+        Map<String, NpyArray> feeds = new LinkedHashMap<>();
+        try (ModelRunner runner = new ModelRunner(original, threads)) {
+            if (inputs == null || inputs.isEmpty()) {
+                feeds = runner.randomInputs(seed, randomBatch);
+            } else {
+                for (String spec : inputs) {
+                    int eq = spec.indexOf('=');
+                    String name;
+                    if (eq > 0) {
+                        name = spec.substring(0, eq);
+                    } else if (runner.inputs().size() == 1) {
+                        name = runner.inputs().get(0).name();
+                    } else {
+                        throw new IllegalArgumentException("--inputs: the model has " + runner.inputs().size()
+                                + " inputs; name them as NAME=FILE.npy");
+                    }
+                    feeds.put(name, NpyArray.read(Path.of(eq > 0 ? spec.substring(eq + 1) : spec)));
+                }
+            }
+        }
+        NpyArray y = labels == null ? null : NpyArray.read(labels);
+        List<Verification.OutputComparison> results = Verification.compare(original, compressed, feeds, y, threads);
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "%-16s %12s %12s %10s%s%n", "output", "max |diff|", "rel. error", "top-1 agr.",
+                y == null ? "" : "   acc. original  acc. compressed");
+        for (Verification.OutputComparison c : results) {
+            out.printf(Locale.ROOT, "%-16s %12.4g %12.4g %10.4f%s%n", c.name(), c.maxAbsError(), c.relativeError(),
+                    c.top1Agreement(), y == null ? "" : String.format(Locale.ROOT, "   %14.4f  %15.4f",
+                            c.accuracyOriginal(), c.accuracyCompressed()));
+        }
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,116 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.tensor.Factorization;
+import dev.blockterm.tensor.Layout;
+import dev.blockterm.tensor.Tensorization;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The tensorizations tried for a layer and their ranks. The user's ranks apply to the primary
+ * tensorization (the merged layout, or the one named by {@code --layout}); under
+ * {@code --layout auto} the others get the largest uniform rank whose parameter count does not
+ * exceed the primary's, so all candidates are compared at the same budget.
+ */
+final class Candidates {
+
+    /** A tensorization to fit, with its ranks. */
+    record Candidate(Tensorization tensorization, int[] ranks) {
+    }
+
+    private Candidates() {
+    }
+
+    static List<Candidate> of(int inputSize, int outputSize, CompressionOptions options) {
+        int d = options.order() != 0 ? options.order() : Factorization.defaultOrder(inputSize, outputSize);
+        Layout primaryLayout = options.layout() == null ? Layout.MERGED : options.layout();
+        Tensorization primary = tensorization(primaryLayout, inputSize, outputSize, d);
+        int[] primaryRanks = userRanks(primary, options.ranks());
+        List<Candidate> out = new ArrayList<>();
+        out.add(new Candidate(primary, primaryRanks));
+        if (options.layout() != null) {
+            return out;
+        }
+        long budget = BlockTerm.parameters(primary.modeSizes(), options.blocks(), primaryRanks);
+        List<Tensorization> others = List.of(
+                Tensorization.split(inputSize, outputSize, d, d),
+                Tensorization.inputWhole(inputSize, outputSize, 1),
+                Tensorization.inputWhole(inputSize, outputSize, d));
+        for (Tensorization t : others) {
+            int[] ranks = ranksForBudget(t.modeSizes(), options.blocks(), budget);
+            if (ranks != null && out.stream().noneMatch(c -> c.tensorization().equals(t))) {
+                out.add(new Candidate(t, ranks));
+            }
+        }
+        return out;
+    }
+
+    static Tensorization tensorization(Layout layout, int inputSize, int outputSize, int d) {
+        return switch (layout) {
+            case MERGED -> Tensorization.merged(inputSize, outputSize, d);
+            case SPLIT -> Tensorization.split(inputSize, outputSize, d, d);
+            case INPUT_WHOLE -> Tensorization.inputWhole(inputSize, outputSize, Math.max(1, d - 1));
+        };
+    }
+
+    /** The user's ranks: one for all modes (capped to each mode), or one per mode (refused when impossible). */
+    static int[] userRanks(Tensorization t, int[] ranks) {
+        int[] sizes = t.modeSizes();
+        int[] r;
+        if (ranks.length == 1) {
+            return feasible(sizes, ranks[0]); // one rank for every layer: capped where a mode is smaller
+        } else if (ranks.length == sizes.length) {
+            r = ranks.clone();
+        } else {
+            throw new IllegalArgumentException("--rank: expected 1 or " + sizes.length + " ranks for the "
+                    + t.layout().label() + " tensorization " + t.describe() + ", found " + ranks.length);
+        }
+        for (int k = 0; k < r.length; k++) {
+            if (r[k] > sizes[k]) {
+                throw new IllegalArgumentException("--rank: rank " + r[k] + " exceeds mode " + k + " of size " + sizes[k]
+                        + " in the " + t.layout().label() + " tensorization " + t.describe() + " of a "
+                        + t.inputSize() + "x" + t.outputSize() + " weight");
+            }
+        }
+        return r;
+    }
+
+    /** The largest uniform rank (capped per mode to what the mode allows) within the budget, or null. */
+    static int[] ranksForBudget(int[] sizes, int blocks, long budget) {
+        int[] best = null;
+        int max = Arrays.stream(sizes).max().orElse(1);
+        for (int r = 1; r <= max; r++) {
+            int[] ranks = feasible(sizes, r);
+            if (BlockTerm.parameters(sizes, blocks, ranks) > budget) {
+                break;
+            }
+            best = ranks;
+        }
+        return best;
+    }
+
+    /** Rank r in every mode, capped at the mode size and at the product of the other ranks. */
+    static int[] feasible(int[] sizes, int r) {
+        int[] ranks = new int[sizes.length];
+        for (int k = 0; k < sizes.length; k++) {
+            ranks[k] = Math.min(r, sizes[k]);
+        }
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (int k = 0; k < ranks.length; k++) {
+                long others = 1;
+                for (int j = 0; j < ranks.length; j++) {
+                    others *= j == k ? 1 : ranks[j];
+                }
+                if (ranks[k] > others) {
+                    ranks[k] = (int) others;
+                    changed = true;
+                }
+            }
+        }
+        return ranks;
+    }
+}

@@ -1,0 +1,119 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Initialization;
+import dev.blockterm.tensor.Layout;
+import java.util.Arrays;
+import java.util.regex.Pattern;
+
+/**
+ * What {@code compress} does.
+ *
+ * @param blocks        N
+ * @param ranks         one rank for every mode, or one per mode of the layout they apply to
+ * @param order         d for the merged layout (0: chosen from the layer's sizes)
+ * @param layout        the layout, or null to fit the candidates and keep the least error
+ * @param layers        only layers whose name matches (null: all)
+ * @param exclude       skip layers whose name matches (null: none)
+ * @param minParams     layers with fewer weights stay dense
+ * @param maxSweeps     ALS sweep limit
+ * @param tolerance     ALS tolerance on the relative change of the error
+ * @param seed          seed of every random choice
+ * @param threads       layers fitted in parallel
+ * @param expectedBatch batch size at which contraction orders are costed
+ * @param init          ALS initialization
+ * @param force         replace layers even where the factored form is no smaller or no cheaper
+ */
+public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
+                                 long minParams, int maxSweeps, double tolerance, long seed, int threads,
+                                 long expectedBatch, Initialization init, boolean force) {
+
+    public static final int DEFAULT_BLOCKS = 4;
+    public static final int DEFAULT_RANK = 8;
+    public static final long DEFAULT_MIN_PARAMS = 4096;
+    public static final long DEFAULT_BATCH = 32;
+
+    public CompressionOptions {
+        if (blocks < 1) {
+            throw new IllegalArgumentException("--blocks: expected >= 1, found " + blocks);
+        }
+        if (ranks == null || ranks.length == 0) {
+            throw new IllegalArgumentException("--rank: expected one rank or one per mode");
+        }
+        for (int r : ranks) {
+            if (r < 1) {
+                throw new IllegalArgumentException("--rank: expected ranks >= 1, found " + Arrays.toString(ranks));
+            }
+        }
+        if (order != 0 && (order < 2 || order > 8)) {
+            throw new IllegalArgumentException("--order: expected 2..8 (or 0 for automatic), found " + order);
+        }
+        if (minParams < 0) {
+            throw new IllegalArgumentException("--min-params: expected >= 0, found " + minParams);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("--threads: expected >= 1, found " + threads);
+        }
+        if (expectedBatch < 1) {
+            throw new IllegalArgumentException("--batch: expected >= 1, found " + expectedBatch);
+        }
+        // the ALS stopping rule is validated where it lives
+        new BlockTermConfig(blocks, new int[] {1, 1}, maxSweeps, tolerance, seed, init, 1);
+        ranks = ranks.clone();
+    }
+
+    public static CompressionOptions defaults() {
+        return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
+                BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
+                Initialization.AUTO, false);
+    }
+
+    public CompressionOptions withRanks(int blocksN, int... newRanks) {
+        return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force);
+    }
+
+    public CompressionOptions withLayout(Layout newLayout) {
+        return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force);
+    }
+
+    public CompressionOptions withMinParams(long newMinParams) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force);
+    }
+
+    public CompressionOptions withForce(boolean newForce) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, newForce);
+    }
+
+    @Override
+    public int[] ranks() {
+        return ranks.clone();
+    }
+
+    /** The options as command-line flags (recorded in the output model). */
+    public String describe() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("--blocks ").append(blocks).append(" --rank ");
+        for (int i = 0; i < ranks.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(ranks[i]);
+        }
+        sb.append(" --order ").append(order == 0 ? "auto" : Integer.toString(order));
+        sb.append(" --layout ").append(layout == null ? "auto" : layout.label());
+        if (layers != null) {
+            sb.append(" --layers ").append(layers.pattern());
+        }
+        if (exclude != null) {
+            sb.append(" --exclude ").append(exclude.pattern());
+        }
+        sb.append(" --min-params ").append(minParams).append(" --max-sweeps ").append(maxSweeps).append(" --tol ")
+                .append(tolerance).append(" --seed ").append(seed).append(" --threads ").append(threads)
+                .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
+        if (force) {
+            sb.append(" --force");
+        }
+        return sb.toString();
+    }
+}

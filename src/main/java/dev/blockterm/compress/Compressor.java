@@ -1,0 +1,264 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.BlockTermAls;
+import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.FitResult;
+import dev.blockterm.onnx.Graphs;
+import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.onnx.ModelException;
+import dev.blockterm.onnx.Weights;
+import dev.blockterm.report.Alternative;
+import dev.blockterm.report.CompressionReport;
+import dev.blockterm.report.Json;
+import dev.blockterm.report.LayerReport;
+import dev.blockterm.rewrite.ContractionPlan;
+import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.tensor.Tensorization;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Consumer;
+import onnx.Onnx;
+
+/** Compresses every eligible fully connected layer of a model. */
+public final class Compressor {
+
+    public static final String VERSION = "0.1.0";
+    public static final String META_VERSION = "blockterm.version";
+    public static final String META_OPTIONS = "blockterm.options";
+    public static final String META_REPORT = "blockterm.report";
+    public static final String META_TABLE = "blockterm.table";
+
+    /** The compressed model and what was done. */
+    public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits) {
+    }
+
+    /** A layer's chosen fit. */
+    public record LayerFit(LinearLayer layer, Tensorization tensorization, FitResult fit) {
+    }
+
+    private final CompressionOptions options;
+    private final Consumer<String> progress;
+
+    public Compressor(CompressionOptions options, Consumer<String> progress) {
+        this.options = options;
+        this.progress = progress;
+    }
+
+    /** What compress would do, without fitting: the layers and their primary tensorization. */
+    public static List<LinearLayer> candidates(Onnx.ModelProto model) {
+        return Graphs.linearLayers(model.getGraph());
+    }
+
+    public Result compress(Onnx.ModelProto model, String modelName) {
+        long started = System.nanoTime();
+        List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
+        if (layers.isEmpty()) {
+            throw new ModelException(modelName + ": nothing to compress (no Gemm or MatMul with a constant 2-D weight)");
+        }
+        Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
+        List<LayerOutcome> outcomes = fitAll(layers, inits);
+
+        Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
+        Set<String> replacedWeights = new HashSet<>();
+        List<LayerReport> reports = new ArrayList<>();
+        Map<String, LayerFit> fits = new HashMap<>();
+        for (LayerOutcome o : outcomes) {
+            reports.add(o.report());
+            if (o.report().compressed()) {
+                replacements.put(o.layer().nodeIndex(), LinearRewriter.rewrite(model, o.layer(), o.fit().tensorization(),
+                        o.fit().fit().model(), options.expectedBatch()));
+                replacedWeights.add(o.layer().weightName());
+                fits.put(o.layer().name(), o.fit());
+            }
+        }
+        Onnx.ModelProto out = rebuild(model, replacements, replacedWeights);
+        CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
+                parameters(model), parameters(out), model.getSerializedSize(), 0, 0);
+        Onnx.ModelProto withMeta = withProvenance(out, draft);
+        // the provenance is part of the file: measure the size with it, then record it
+        CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
+                parameters(model), parameters(out), model.getSerializedSize(), withMeta.getSerializedSize(),
+                (System.nanoTime() - started) / 1e9);
+        return new Result(withProvenance(out, report), report, fits);
+    }
+
+    private record LayerOutcome(LinearLayer layer, LayerReport report, LayerFit fit) {
+    }
+
+    private List<LayerOutcome> fitAll(List<LinearLayer> layers, Map<String, Onnx.TensorProto> inits) {
+        ExecutorService pool = Executors.newFixedThreadPool(options.threads());
+        try {
+            List<Future<LayerOutcome>> futures = new ArrayList<>();
+            for (LinearLayer layer : layers) {
+                futures.add(pool.submit(() -> fitLayer(layer, inits.get(layer.weightName()))));
+            }
+            List<LayerOutcome> out = new ArrayList<>();
+            for (Future<LayerOutcome> f : futures) {
+                out.add(f.get());
+            }
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
+        double flopsBefore = 2.0 * layer.inputSize() * layer.outputSize();
+        String skip = skipReason(layer);
+        if (skip != null) {
+            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
+                    layer.parameters(), flopsBefore, skip, List.of(), 0), null);
+        }
+        long started = System.nanoTime();
+        double[] w = Graphs.weightMatrix(layer, weight);
+        List<Candidates.Candidate> candidates;
+        try {
+            candidates = Candidates.of(layer.inputSize(), layer.outputSize(), options);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
+        }
+        List<Alternative> tried = new ArrayList<>();
+        LayerFit best = null;
+        ContractionPlan bestPlan = null;
+        for (Candidates.Candidate c : candidates) {
+            Tensorization tz = c.tensorization();
+            progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as " + tz.layout().label() + " "
+                    + tz.describe() + ", N=" + options.blocks() + ", ranks " + Arrays.toString(c.ranks()));
+            BlockTermConfig config = new BlockTermConfig(options.blocks(), c.ranks(), options.maxSweeps(),
+                    options.tolerance(), options.seed(), options.init(), 1);
+            FitResult fit = BlockTermAls.fit(tz.tensorize(w), config);
+            tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), fit.model().parameters(),
+                    fit.relativeError(), tz.padded() ? "padded" : ""));
+            if (best == null || fit.relativeError() < best.fit().relativeError()) {
+                best = new LayerFit(layer, tz, fit);
+                bestPlan = LinearRewriter.plan(layer, tz, options.blocks(), c.ranks(), options.expectedBatch());
+            }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        long after = best.fit().model().parameters();
+        double flopsAfter = bestPlan.flopsPerSample();
+        String dense = null;
+        if (after >= layer.parameters()) {
+            dense = "factored form is not smaller (" + after + " >= " + layer.parameters() + " parameters)";
+        } else if (flopsAfter >= flopsBefore) {
+            dense = String.format(java.util.Locale.ROOT, "factored form is not cheaper to run (%.0f >= %.0f FLOPs/sample)",
+                    flopsAfter, flopsBefore);
+        }
+        if (dense != null && !options.force()) {
+            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
+                    layer.parameters(), flopsBefore, dense, tried, seconds), null);
+        }
+        Tensorization tz = best.tensorization();
+        FitResult fit = best.fit();
+        LayerReport report = new LayerReport(layer.name(), layer.op(), layer.weightShape(), true, null,
+                tz.layout().label(), tz.describe(), tz.padded(), options.blocks(), ranksText(fit.model().ranks()),
+                layer.parameters(), after, fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
+                flopsAfter, tried);
+        return new LayerOutcome(layer, report, best);
+    }
+
+    String skipReason(LinearLayer layer) {
+        if (!layer.compressible()) {
+            return layer.skipReason();
+        }
+        if (options.layers() != null && !options.layers().matcher(layer.name()).find()) {
+            return "not selected by --layers " + options.layers().pattern();
+        }
+        if (options.exclude() != null && options.exclude().matcher(layer.name()).find()) {
+            return "excluded by --exclude " + options.exclude().pattern();
+        }
+        if (layer.parameters() < options.minParams()) {
+            return layer.parameters() + " weights, under --min-params " + options.minParams();
+        }
+        return null;
+    }
+
+    static String ranksText(int[] ranks) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < ranks.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(ranks[i]);
+        }
+        return sb.toString();
+    }
+
+    /** The graph with the replaced nodes spliced in and the replaced weights removed. */
+    private static Onnx.ModelProto rebuild(Onnx.ModelProto model, Map<Integer, LinearRewriter.Replacement> replacements,
+                                           Set<String> replacedWeights) {
+        Onnx.GraphProto graph = model.getGraph();
+        Onnx.GraphProto.Builder g = graph.toBuilder().clearNode().clearInitializer().clearInput();
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            LinearRewriter.Replacement r = replacements.get(i);
+            if (r == null) {
+                g.addNode(graph.getNode(i));
+            } else {
+                g.addAllNode(r.nodes());
+            }
+        }
+        Set<String> used = new HashSet<>();
+        for (Onnx.NodeProto n : g.getNodeList()) {
+            used.addAll(n.getInputList());
+        }
+        for (Onnx.TensorProto t : graph.getInitializerList()) {
+            if (!replacedWeights.contains(t.getName()) || used.contains(t.getName())) {
+                g.addInitializer(t);
+            }
+        }
+        for (LinearRewriter.Replacement r : replacements.values()) {
+            g.addAllInitializer(r.initializers());
+        }
+        for (Onnx.ValueInfoProto in : graph.getInputList()) {
+            if (!replacedWeights.contains(in.getName()) || used.contains(in.getName())) {
+                g.addInput(in);
+            }
+        }
+        return model.toBuilder().setGraph(g.build()).build();
+    }
+
+    private static Onnx.ModelProto withProvenance(Onnx.ModelProto model, CompressionReport report) {
+        Onnx.ModelProto.Builder b = model.toBuilder();
+        List<Onnx.StringStringEntryProto> kept = new ArrayList<>();
+        for (Onnx.StringStringEntryProto e : model.getMetadataPropsList()) {
+            if (!e.getKey().startsWith("blockterm.")) {
+                kept.add(e);
+            }
+        }
+        b.clearMetadataProps().addAllMetadataProps(kept);
+        b.addMetadataProps(entry(META_VERSION, VERSION));
+        b.addMetadataProps(entry(META_OPTIONS, report.options()));
+        b.addMetadataProps(entry(META_REPORT, Json.of(report)));
+        b.addMetadataProps(entry(META_TABLE, report.table()));
+        return b.build();
+    }
+
+    private static Onnx.StringStringEntryProto entry(String key, String value) {
+        return Onnx.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    /** All initializer elements of a model. */
+    public static long parameters(Onnx.ModelProto model) {
+        long p = 0;
+        for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
+            if (t.getDataType() != Weights.INT64) {
+                p += Weights.elements(t);
+            }
+        }
+        return p;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.onnx.Graphs;
+import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.rewrite.LinearRewriter;
+import java.util.List;
+import java.util.Locale;
+import onnx.Onnx;
+
+/** What {@code compress} would do to each layer, worked out without fitting (for {@code inspect}). */
+public final class Plans {
+
+    private Plans() {
+    }
+
+    public static String table(Onnx.ModelProto model, CompressionOptions options) {
+        StringBuilder sb = new StringBuilder();
+        List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
+        sb.append(String.format(Locale.ROOT, "%d candidate layer(s); opset %d; options: %s%n", layers.size(),
+                Graphs.opset(model), options.describe()));
+        sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9s  %s%n", "layer", "op", "shape", "params",
+                "plan (layout tensorization ranks -> params, ratio, FLOPs/sample)"));
+        Compressor probe = new Compressor(options, m -> { });
+        for (LinearLayer layer : layers) {
+            sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9d  ", layer.name(), layer.op(), layer.weightShape(),
+                    layer.parameters()));
+            String skip = probe.skipReason(layer);
+            if (skip != null) {
+                sb.append("dense: ").append(skip).append('\n');
+                continue;
+            }
+            List<Candidates.Candidate> candidates;
+            try {
+                candidates = Candidates.of(layer.inputSize(), layer.outputSize(), options);
+            } catch (IllegalArgumentException e) {
+                sb.append("cannot compress: ").append(e.getMessage()).append('\n');
+                continue;
+            }
+            for (int i = 0; i < candidates.size(); i++) {
+                Candidates.Candidate c = candidates.get(i);
+                long params = BlockTerm.parameters(c.tensorization().modeSizes(), options.blocks(), c.ranks());
+                double flops = LinearRewriter.plan(layer, c.tensorization(), options.blocks(), c.ranks(),
+                        options.expectedBatch()).flopsPerSample();
+                sb.append(i == 0 ? "" : String.format(Locale.ROOT, "%-46s", "")).append(String.format(Locale.ROOT,
+                        "%-11s %-24s %-10s -> %d, %.1fx, %.0f vs %.0f%s%n", c.tensorization().layout().label(),
+                        c.tensorization().describe(), Compressor.ranksText(c.ranks()), params,
+                        (double) layer.parameters() / params, flops, 2.0 * layer.parameters(),
+                        c.tensorization().padded() ? " (padded)" : ""));
+            }
+        }
+        if (options.layout() == null) {
+            sb.append("layout auto: compress fits every layout above at the first one's parameter count and keeps the least error\n");
+        }
+        return sb.toString();
+    }
+}

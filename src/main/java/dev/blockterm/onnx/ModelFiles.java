@@ -1,0 +1,98 @@
+package dev.blockterm.onnx;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import onnx.Onnx;
+import org.nd4j.shade.protobuf.CodedInputStream;
+import org.nd4j.shade.protobuf.InvalidProtocolBufferException;
+
+/** Reads ONNX models and writes them atomically. */
+public final class ModelFiles {
+
+    /** protobuf's default message limit is 64 MB; ONNX files may be up to 2 GB. */
+    private static final int SIZE_LIMIT = Integer.MAX_VALUE;
+
+    private ModelFiles() {
+    }
+
+    public static Onnx.ModelProto read(Path path) {
+        if (!Files.exists(path)) {
+            throw new ModelException(path + ": no such file");
+        }
+        if (Files.isDirectory(path)) {
+            throw new ModelException(path + ": is a directory, not an ONNX model");
+        }
+        Onnx.ModelProto model;
+        try (InputStream in = Files.newInputStream(path)) {
+            CodedInputStream coded = CodedInputStream.newInstance(in);
+            coded.setSizeLimit(SIZE_LIMIT);
+            model = Onnx.ModelProto.parseFrom(coded);
+        } catch (InvalidProtocolBufferException e) {
+            throw new ModelException(path + ": not a valid ONNX model (" + e.getMessage() + ")", e);
+        } catch (AccessDeniedException e) {
+            throw new ModelException(path + ": permission denied", e);
+        } catch (IOException e) {
+            throw new ModelException(path + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        if (!model.hasGraph() || model.getGraph().getNodeCount() == 0 || model.getIrVersion() == 0) {
+            throw new ModelException(path + ": not an ONNX model (no graph or no IR version)");
+        }
+        return model;
+    }
+
+    /**
+     * Writes {@code model} to a temporary file beside {@code path} and moves it into place, so a
+     * failure leaves no partial file. Refuses to overwrite {@code protect} (the input model).
+     */
+    public static void write(Onnx.ModelProto model, Path path, Path protect) {
+        Path target = path.toAbsolutePath().normalize();
+        if (protect != null && sameFile(target, protect.toAbsolutePath().normalize())) {
+            throw new ModelException(path + ": output path is the input model; choose another with -o");
+        }
+        Path dir = target.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new ModelException(path + ": output directory does not exist");
+        }
+        if (!Files.isWritable(dir)) {
+            throw new ModelException(path + ": output directory is not writable");
+        }
+        Path temp = null;
+        try {
+            temp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
+            try (OutputStream out = Files.newOutputStream(temp)) {
+                model.writeTo(out);
+            }
+            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            temp = null;
+        } catch (IOException e) {
+            throw new ModelException(path + ": cannot write (" + e.getMessage() + ")", e);
+        } finally {
+            if (temp != null) {
+                try {
+                    Files.deleteIfExists(temp);
+                } catch (IOException ignored) {
+                    // the temporary file is gone or was never made
+                }
+            }
+        }
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        if (a.equals(b)) {
+            return true;
+        }
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+        } catch (NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.blockterm.report;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The whole model's outcome: the layers, the totals, and the options it ran with.
+ *
+ * @param model         input model path
+ * @param version       tool version
+ * @param options       the options, as the user would write them
+ * @param layers        one entry per candidate layer
+ * @param modelParamsBefore all initializer elements before
+ * @param modelParamsAfter  all initializer elements after
+ * @param fileBytesBefore   serialized size before
+ * @param fileBytesAfter    serialized size after
+ * @param seconds           total time
+ */
+public record CompressionReport(String model, String version, String options, List<LayerReport> layers,
+                                long modelParamsBefore, long modelParamsAfter, long fileBytesBefore, long fileBytesAfter,
+                                double seconds) {
+
+    public CompressionReport {
+        layers = List.copyOf(layers);
+    }
+
+    public long compressedLayers() {
+        return layers.stream().filter(LayerReport::compressed).count();
+    }
+
+    /** The per-layer table and totals, as printed on stdout. */
+    public String table() {
+        StringBuilder sb = new StringBuilder();
+        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-11s %-26s %3s %-10s %17s %7s %9s %6s %7s %21s",
+                "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err",
+                "sweeps", "seconds", "FLOPs/sample");
+        sb.append(header).append('\n');
+        for (LayerReport l : layers) {
+            if (l.compressed()) {
+                sb.append(String.format(Locale.ROOT,
+                        "%-14s %-6s %-9s %-11s %-26s %3d %-10s %17s %6.1fx %9.4f %6s %7.2f %21s%n",
+                        l.name(), l.op(), l.weightShape(), l.layout(), l.tensorization() + (l.padded() ? " (pad)" : ""),
+                        l.blocks(), l.ranks(), l.paramsBefore() + " -> " + l.paramsAfter(), l.ratio(),
+                        l.relativeError(), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
+                        human(l.flopsBefore()) + " -> " + human(l.flopsAfter())));
+            } else {
+                sb.append(String.format(Locale.ROOT, "%-14s %-6s %-9s dense: %s%n", l.name(), l.op(), l.weightShape(),
+                        l.reason()));
+            }
+            for (Alternative a : l.alternatives()) {
+                sb.append(String.format(Locale.ROOT, "    %-11s %-26s ranks %-10s params %-9d rel.err %.4f%s%n",
+                        a.layout(), a.tensorization(), a.ranks(), a.parameters(), a.relativeError(),
+                        a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));
+            }
+        }
+        sb.append(String.format(Locale.ROOT, "compressed %d of %d layers; parameters %d -> %d (%.2fx); file %s -> %s; %.1f s%n",
+                compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
+                modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
+                bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
+        sb.append("(sweeps ending in + stopped at the sweep limit before reaching the tolerance)\n");
+        return sb.toString();
+    }
+
+    static String human(double flops) {
+        if (flops >= 1e9) {
+            return String.format(Locale.ROOT, "%.2fG", flops / 1e9);
+        }
+        if (flops >= 1e6) {
+            return String.format(Locale.ROOT, "%.2fM", flops / 1e6);
+        }
+        if (flops >= 1e3) {
+            return String.format(Locale.ROOT, "%.1fk", flops / 1e3);
+        }
+        return String.format(Locale.ROOT, "%.0f", flops);
+    }
+
+    static String bytes(long b) {
+        if (b >= 1 << 20) {
+            return String.format(Locale.ROOT, "%.2f MB", b / 1048576.0);
+        }
+        return String.format(Locale.ROOT, "%.1f kB", b / 1024.0);
+    }
+}

@@ -1,0 +1,46 @@
+package dev.blockterm.report;
+
+import java.util.List;
+
+/**
+ * One layer's outcome.
+ *
+ * @param name            layer name
+ * @param op              Gemm or MatMul
+ * @param weightShape     {@code I x J}
+ * @param compressed      whether the layer was replaced
+ * @param reason          why it stayed dense (null when compressed)
+ * @param layout          the layout kept
+ * @param tensorization   mode sizes, e.g. {@code 8*8 x 8*8 x 8*8}
+ * @param padded          whether the weight was padded to balance its factors
+ * @param blocks          N
+ * @param ranks           ranks per mode
+ * @param paramsBefore    dense weight parameters
+ * @param paramsAfter     parameters of the factors and cores (the weight's own, bias excluded)
+ * @param relativeError   {@code ||W - W^||_F / ||W||_F}
+ * @param sweeps          ALS sweeps run
+ * @param converged       whether the tolerance stopped the fit
+ * @param seconds         fitting time for all layouts tried
+ * @param flopsBefore     FLOPs per sample of the dense product
+ * @param flopsAfter      FLOPs per sample of the factored contraction
+ * @param alternatives    every layout fitted, the kept one included
+ */
+public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
+                          String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
+                          long paramsAfter, double relativeError, int sweeps, boolean converged, double seconds,
+                          double flopsBefore, double flopsAfter, List<Alternative> alternatives) {
+
+    public LayerReport {
+        alternatives = List.copyOf(alternatives);
+    }
+
+    public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
+                                    List<Alternative> tried, double seconds) {
+        return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, 0,
+                false, seconds, flops, flops, tried);
+    }
+
+    public double ratio() {
+        return paramsAfter == 0 ? 0 : (double) paramsBefore / paramsAfter;
+    }
+}

@@ -1,0 +1,183 @@
+package dev.blockterm.runtime;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/** One model in an ONNX Runtime session; closes the session when closed. */
+public final class ModelRunner implements AutoCloseable {
+
+    /** A model input: name, shape (-1 for a dynamic dimension) and element type. */
+    public record Input(String name, long[] shape, OnnxJavaType type) {
+    }
+
+    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtSession session;
+    private final Path path;
+
+    public ModelRunner(Path path, int threads) {
+        this.path = path;
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(threads);
+            this.session = env.createSession(path.toString(), options);
+        } catch (OrtException e) {
+            throw new IllegalArgumentException(path + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
+        }
+    }
+
+    public List<Input> inputs() {
+        List<Input> out = new ArrayList<>();
+        try {
+            for (Map.Entry<String, NodeInfo> e : session.getInputInfo().entrySet()) {
+                if (e.getValue().getInfo() instanceof TensorInfo t) {
+                    out.add(new Input(e.getKey(), t.getShape(), t.type));
+                }
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException(path + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    public List<String> outputNames() {
+        return new ArrayList<>(session.getOutputNames());
+    }
+
+    /** Runs the model; returns every output that is a tensor, as float arrays with shapes. */
+    public Map<String, NpyArray> run(Map<String, NpyArray> feeds) {
+        Map<String, OnnxTensor> tensors = new HashMap<>();
+        try {
+            Map<String, OnnxJavaType> types = new HashMap<>();
+            for (Input in : inputs()) {
+                types.put(in.name(), in.type());
+            }
+            for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
+                OnnxJavaType type = types.get(e.getKey());
+                if (type == null) {
+                    throw new IllegalArgumentException(path + ": the model has no input named '" + e.getKey() + "'");
+                }
+                tensors.put(e.getKey(), tensor(e.getValue(), type));
+            }
+            Map<String, NpyArray> out = new LinkedHashMap<>();
+            try (OrtSession.Result result = session.run(tensors)) {
+                for (Map.Entry<String, OnnxValue> e : result) {
+                    if (e.getValue() instanceof OnnxTensor t) {
+                        out.put(e.getKey(), values(t));
+                    }
+                }
+            }
+            return out;
+        } catch (OrtException e) {
+            throw new IllegalArgumentException(path + ": ONNX Runtime failed (" + e.getMessage() + ")", e);
+        } finally {
+            tensors.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    private OnnxTensor tensor(NpyArray a, OnnxJavaType type) throws OrtException {
+        double[] v = a.values();
+        return switch (type) {
+            case FLOAT -> {
+                float[] f = new float[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    f[i] = (float) v[i];
+                }
+                yield OnnxTensor.createTensor(env, FloatBuffer.wrap(f), a.shape());
+            }
+            case DOUBLE -> OnnxTensor.createTensor(env, DoubleBuffer.wrap(v.clone()), a.shape());
+            case INT64 -> {
+                long[] l = new long[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    l[i] = (long) v[i];
+                }
+                yield OnnxTensor.createTensor(env, LongBuffer.wrap(l), a.shape());
+            }
+            case INT32 -> {
+                int[] l = new int[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    l[i] = (int) v[i];
+                }
+                yield OnnxTensor.createTensor(env, IntBuffer.wrap(l), a.shape());
+            }
+            default -> throw new IllegalArgumentException(path + ": input type " + type + " is not supported");
+        };
+    }
+
+    private static NpyArray values(OnnxTensor t) {
+        long[] shape = t.getInfo().getShape();
+        double[] v;
+        switch (t.getInfo().type) {
+            case FLOAT -> {
+                FloatBuffer f = t.getFloatBuffer();
+                v = new double[f.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = f.get(i);
+                }
+            }
+            case DOUBLE -> {
+                DoubleBuffer d = t.getDoubleBuffer();
+                v = new double[d.remaining()];
+                d.get(v);
+            }
+            case INT64 -> {
+                LongBuffer l = t.getLongBuffer();
+                v = new double[l.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = l.get(i);
+                }
+            }
+            default -> v = new double[0];
+        }
+        if (v.length == 0 && shape.length > 0) {
+            shape = new long[] {0};
+        }
+        return new NpyArray(shape, v, "<f8");
+    }
+
+    /** Seeded N(0,1) inputs matching the model's inputs, dynamic dimensions set to {@code batch}. */
+    public Map<String, NpyArray> randomInputs(long seed, int batch) {
+        Random random = new Random(seed);
+        Map<String, NpyArray> feeds = new LinkedHashMap<>();
+        for (Input in : inputs()) {
+            long[] shape = in.shape().clone();
+            long n = 1;
+            for (int i = 0; i < shape.length; i++) {
+                if (shape[i] < 1) {
+                    shape[i] = batch;
+                }
+                n *= shape[i];
+            }
+            double[] v = new double[(int) n];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = in.type() == OnnxJavaType.INT64 || in.type() == OnnxJavaType.INT32 ? random.nextInt(2) : random.nextGaussian();
+            }
+            feeds.put(in.name(), new NpyArray(shape, v, "<f4"));
+        }
+        return feeds;
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException(path + ": closing the session failed (" + e.getMessage() + ")", e);
+        }
+    }
+}

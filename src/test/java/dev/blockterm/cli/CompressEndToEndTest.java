@@ -1,0 +1,230 @@
+package dev.blockterm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Compressor;
+import dev.blockterm.onnx.Graphs;
+import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TinyModels;
+import dev.blockterm.onnx.Weights;
+import dev.blockterm.report.LayerReport;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import dev.blockterm.tensor.Layout;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import onnx.Onnx;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CompressEndToEndTest {
+
+    static final Path MLP = Path.of("models/digits_mlp.onnx");
+    static final Path X = Path.of("testdata/digits_x.npy");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void compressesTheBundledMlpThroughTheCli() throws IOException {
+        Path out = dir.resolve("mlp.bt.onnx");
+        Path json = dir.resolve("report.json");
+        CliRun run = CliRun.of("compress", MLP.toString(), "-o", out.toString(), "--report", json.toString(), "-q");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("compressed 1 of 3 layers"), run.out());
+        assertTrue(Files.readString(json).contains("\"relativeError\""));
+        assertChecked(out);
+
+        // the report's parameter counts are the initializer sizes in the written file
+        Onnx.ModelProto written = ModelFiles.read(out);
+        Map<String, Long> sizes = new HashMap<>();
+        for (Onnx.TensorProto t : written.getGraph().getInitializerList()) {
+            sizes.put(t.getName(), Weights.elements(t));
+        }
+        String layer = "/2/Gemm";
+        long stored = 0;
+        for (Map.Entry<String, Long> e : sizes.entrySet()) {
+            if (e.getKey().startsWith(layer + ".bt.factor") || e.getKey().equals(layer + ".bt.core")) {
+                stored += e.getValue();
+            }
+        }
+        assertTrue(run.out().contains("262144 -> " + stored), run.out());
+        assertTrue(!sizes.containsKey("2.weight"), "the replaced weight is gone");
+
+        // verify runs both models and prints agreement; inspect reads the provenance back
+        CliRun verify = CliRun.of("verify", MLP.toString(), out.toString(), "--inputs", X.toString(), "--labels",
+                "testdata/digits_y.npy");
+        assertEquals(0, verify.code(), verify.err());
+        assertTrue(verify.out().contains("logits"), verify.out());
+        CliRun inspect = CliRun.of("inspect", out.toString());
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("compressed by blockterm") && inspect.out().contains("/2/Gemm"), inspect.out());
+    }
+
+    @Test
+    void theGraphComputesWhatTheFactorsSay() {
+        Onnx.ModelProto model = ModelFiles.read(MLP);
+        for (Layout layout : new Layout[] {null, Layout.MERGED, Layout.SPLIT, Layout.INPUT_WHOLE}) {
+            CompressionOptions options = CompressionOptions.defaults().withLayout(layout).withMinParams(0).withForce(true);
+            Compressor.Result result = new Compressor(options, m -> { }).compress(model, "mlp");
+            Path out = dir.resolve("mlp-" + layout + ".onnx");
+            ModelFiles.write(result.model(), out, MLP);
+            NpyArray x = NpyArray.read(X);
+            double[] ort = runOrt(out, x);
+            // independent forward pass in Java with W^ = the reconstructed factors
+            Map<String, double[]> weights = new HashMap<>();
+            for (LinearLayer layer : Graphs.linearLayers(model.getGraph())) {
+                Compressor.LayerFit fit = result.fits().get(layer.name());
+                weights.put(layer.name(), fit.tensorization().matricize(fit.fit().model().reconstruct()));
+            }
+            double[] java = forward(model, weights, x);
+            assertEquals(0, relative(java, ort), 1e-4, "layout " + layout);
+        }
+    }
+
+    @Test
+    void fullRanksReproduceTheOriginalOutputs() {
+        Onnx.ModelProto model = ModelFiles.read(MLP);
+        // one block at full matrix rank 64 of the 64x512 layer: the plain-matrix layout (input-whole, one output mode)
+        CompressionOptions options = CompressionOptions.defaults();
+        options = new CompressionOptions(1, new int[] {64}, 2, Layout.INPUT_WHOLE,
+                java.util.regex.Pattern.compile("^/0/Gemm$"), null, 0, 5, 1e-9, 0, 1, 32, options.init(), true);
+        Path out = dir.resolve("full.onnx");
+        Compressor.Result result = new Compressor(options, m -> { }).compress(model, "mlp");
+        assertTrue(result.report().layers().stream().filter(LayerReport::compressed).count() >= 1);
+        ModelFiles.write(result.model(), out, MLP);
+        NpyArray x = NpyArray.read(X);
+        assertEquals(0, relative(runOrt(MLP, x), runOrt(out, x)), 1e-4);
+    }
+
+    @Test
+    void gemmAttributesAndLeadingDimensionsKeepTheirMeaning() {
+        // full-rank factors: the rewritten graph must equal the original in ONNX Runtime
+        List<Onnx.ModelProto> models = List.of(TinyModels.gemm(12, 10, 0.5f, 2f, 13), TinyModels.matmul3d(12, 10, 11),
+                TinyModels.matmul3d(12, 10, 13));
+        for (Onnx.ModelProto model : models) {
+            for (Layout layout : Layout.values()) {
+                CompressionOptions options = new CompressionOptions(1, new int[] {100000}, 2, layout, null, null, 0, 3,
+                        1e-9, 0, 1, 32, CompressionOptions.defaults().init(), true);
+                int order = layout == Layout.MERGED ? 2 : 2;
+                Path in = dir.resolve("tiny.onnx");
+                Path out = dir.resolve("tiny-" + layout + ".onnx");
+                ModelFiles.write(model, in, null);
+                // the rank is capped per mode to the full size by choosing it from the tensorization
+                int[] full = fullRanks(model, layout, order);
+                options = new CompressionOptions(1, full, order, layout, null, null, 0, 3, 1e-9, 0, 1, 32,
+                        options.init(), true);
+                Compressor.Result result = new Compressor(options, m -> { }).compress(model, "tiny");
+                ModelFiles.write(result.model(), out, in);
+                assertChecked(out);
+                try (ModelRunner a = new ModelRunner(in, 1); ModelRunner b = new ModelRunner(out, 1)) {
+                    Map<String, NpyArray> feeds = a.randomInputs(9, 3);
+                    double[] ya = a.run(feeds).values().iterator().next().values();
+                    NpyArray yb = b.run(feeds).values().iterator().next();
+                    assertEquals(0, relative(ya, yb.values()), 1e-5, layout + " on " + model.getGraph().getNode(0).getOpType());
+                    assertEquals(a.run(feeds).values().iterator().next().shape().length, yb.shape().length);
+                }
+            }
+        }
+    }
+
+    private static int[] fullRanks(Onnx.ModelProto model, Layout layout, int order) {
+        LinearLayer layer = Graphs.linearLayers(model.getGraph()).get(0);
+        dev.blockterm.tensor.Tensorization tz = switch (layout) {
+            case MERGED -> dev.blockterm.tensor.Tensorization.merged(layer.inputSize(), layer.outputSize(), order);
+            case SPLIT -> dev.blockterm.tensor.Tensorization.split(layer.inputSize(), layer.outputSize(), order, order);
+            case INPUT_WHOLE -> dev.blockterm.tensor.Tensorization.inputWhole(layer.inputSize(), layer.outputSize(), order - 1);
+        };
+        int[] sizes = tz.modeSizes();
+        long all = 1;
+        for (int s : sizes) {
+            all *= s;
+        }
+        int[] ranks = new int[sizes.length];
+        for (int k = 0; k < sizes.length; k++) {
+            ranks[k] = (int) Math.min(sizes[k], all / sizes[k]);
+        }
+        return ranks;
+    }
+
+    static double[] runOrt(Path model, NpyArray x) {
+        try (ModelRunner r = new ModelRunner(model, 1)) {
+            return r.run(Map.of(r.inputs().get(0).name(), x)).values().iterator().next().values();
+        }
+    }
+
+    /** Gemm (transB as stored) / Relu chain in double precision. */
+    static double[] forward(Onnx.ModelProto model, Map<String, double[]> weights, NpyArray x) {
+        Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
+        int rows = (int) x.shape()[0];
+        double[] h = x.values();
+        int width = (int) x.shape()[1];
+        List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
+        int next = 0;
+        for (Onnx.NodeProto node : model.getGraph().getNodeList()) {
+            if (node.getOpType().equals("Relu")) {
+                for (int i = 0; i < h.length; i++) {
+                    h[i] = Math.max(0, h[i]);
+                }
+                continue;
+            }
+            LinearLayer layer = layers.get(next++);
+            double[] w = weights.get(layer.name());
+            double[] bias = Weights.values(inits.get(node.getInput(2)));
+            int j = layer.outputSize();
+            double[] y = new double[rows * j];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < j; c++) {
+                    double s = bias[c];
+                    for (int i = 0; i < width; i++) {
+                        s += h[r * width + i] * w[i * j + c];
+                    }
+                    y[r * j + c] = s;
+                }
+            }
+            h = y;
+            width = j;
+        }
+        return h;
+    }
+
+    static double relative(double[] expected, double[] actual) {
+        assertEquals(expected.length, actual.length);
+        double d = 0;
+        double n = 0;
+        for (int i = 0; i < expected.length; i++) {
+            d += (expected[i] - actual[i]) * (expected[i] - actual[i]);
+            n += expected[i] * expected[i];
+        }
+        return Math.sqrt(d / n);
+    }
+
+    /** The ONNX checker (full check with shape inference), where Debian's python3-onnx is installed. */
+    static void assertChecked(Path model) {
+        Path python = Path.of("/usr/bin/python3");
+        Assumptions.assumeTrue(Files.isExecutable(python), "no /usr/bin/python3");
+        try {
+            Process p = new ProcessBuilder(python.toString(), "-c",
+                    "import sys, onnx; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)", model.toString())
+                    .redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            Assumptions.assumeFalse(output.contains("No module named 'onnx'"), "python3-onnx is not installed");
+            assertEquals(0, p.exitValue(), "ONNX checker: " + output);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}
