@@ -1,5 +1,6 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.decompose.BlockTermAls;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.FitResult;
@@ -19,6 +20,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -137,34 +139,45 @@ public final class Compressor {
         List<Alternative> tried = new ArrayList<>();
         LayerFit best = null;
         ContractionPlan bestPlan = null;
+        String firstRefusal = null;
         for (Candidates.Candidate c : candidates) {
             Tensorization tz = c.tensorization();
+            long params = BlockTerm.parameters(tz.modeSizes(), options.blocks(), c.ranks());
+            ContractionPlan plan = LinearRewriter.plan(layer, tz, options.blocks(), c.ranks(), options.expectedBatch());
+            String refusal = null;
+            if (params >= layer.parameters()) {
+                refusal = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
+            } else if (plan.flopsPerSample() >= flopsBefore) {
+                refusal = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/sample)",
+                        plan.flopsPerSample(), flopsBefore);
+            }
+            if (refusal != null && !options.force()) {
+                firstRefusal = firstRefusal == null ? refusal : firstRefusal;
+                tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), params,
+                        plan.flopsPerSample(), Double.NaN, "not fitted: " + refusal));
+                continue;
+            }
             progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as " + tz.layout().label() + " "
                     + tz.describe() + ", N=" + options.blocks() + ", ranks " + Arrays.toString(c.ranks()));
             BlockTermConfig config = new BlockTermConfig(options.blocks(), c.ranks(), options.maxSweeps(),
                     options.tolerance(), options.seed(), options.init(), 1);
             FitResult fit = BlockTermAls.fit(tz.tensorize(w), config);
-            tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), fit.model().parameters(),
-                    fit.relativeError(), tz.padded() ? "padded" : ""));
+            tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), params,
+                    plan.flopsPerSample(), fit.relativeError(), tz.padded() ? "padded" : ""));
             if (best == null || fit.relativeError() < best.fit().relativeError()) {
                 best = new LayerFit(layer, tz, fit);
-                bestPlan = LinearRewriter.plan(layer, tz, options.blocks(), c.ranks(), options.expectedBatch());
+                bestPlan = plan;
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
+        if (best == null) {
+            String reason = candidates.size() == 1 ? "factored form is " + firstRefusal
+                    : "no layout is both smaller and cheaper to run (the first is " + firstRefusal + ")";
+            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
+                    layer.parameters(), flopsBefore, reason, tried, seconds), null);
+        }
         long after = best.fit().model().parameters();
         double flopsAfter = bestPlan.flopsPerSample();
-        String dense = null;
-        if (after >= layer.parameters()) {
-            dense = "factored form is not smaller (" + after + " >= " + layer.parameters() + " parameters)";
-        } else if (flopsAfter >= flopsBefore) {
-            dense = String.format(java.util.Locale.ROOT, "factored form is not cheaper to run (%.0f >= %.0f FLOPs/sample)",
-                    flopsAfter, flopsBefore);
-        }
-        if (dense != null && !options.force()) {
-            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
-                    layer.parameters(), flopsBefore, dense, tried, seconds), null);
-        }
         Tensorization tz = best.tensorization();
         FitResult fit = best.fit();
         LayerReport report = new LayerReport(layer.name(), layer.op(), layer.weightShape(), true, null,

@@ -1,6 +1,10 @@
 package dev.blockterm.report;
 
-/** A layout that was fitted for a layer and not kept (or kept), at the same parameter budget. */
-public record Alternative(String layout, String tensorization, String ranks, long parameters, double relativeError,
-                          String note) {
+/**
+ * A tensorization tried for a layer at the same parameter budget, kept or not.
+ *
+ * @param relativeError NaN when it was not fitted (the note says why)
+ */
+public record Alternative(String layout, String tensorization, String ranks, long parameters, double flopsPerSample,
+                          double relativeError, String note) {
 }

@@ -48,8 +48,9 @@ public record CompressionReport(String model, String version, String options, Li
                         l.reason()));
             }
             for (Alternative a : l.alternatives()) {
-                sb.append(String.format(Locale.ROOT, "    %-11s %-26s ranks %-10s params %-9d rel.err %.4f%s%n",
-                        a.layout(), a.tensorization(), a.ranks(), a.parameters(), a.relativeError(),
+                sb.append(String.format(Locale.ROOT, "    %-11s %-26s ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
+                        a.layout(), a.tensorization(), a.ranks(), a.parameters(), human(a.flopsPerSample()),
+                        Double.isNaN(a.relativeError()) ? "-" : String.format(Locale.ROOT, "%.4f", a.relativeError()),
                         a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));
             }
         }

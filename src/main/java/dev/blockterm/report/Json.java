@@ -51,6 +51,7 @@ public final class Json {
                 field(sb, "", "tensorization", alt.tensorization()).append(", ");
                 field(sb, "", "ranks", alt.ranks()).append(", ");
                 sb.append("\"parameters\": ").append(alt.parameters()).append(", ");
+                sb.append("\"flopsPerSample\": ").append(number(alt.flopsPerSample())).append(", ");
                 sb.append("\"relativeError\": ").append(number(alt.relativeError())).append(", ");
                 field(sb, "", "note", alt.note()).append('}');
             }

@@ -2,6 +2,8 @@ package dev.blockterm.tensor;
 
 import java.lang.ref.WeakReference;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -14,19 +16,18 @@ import org.nd4j.linalg.factory.Nd4j;
  * the transpose, so {@code C^T = op(B)^T op(A)^T} is computed into a Fortran-order output whose
  * buffer is exactly row-major {@code C}: no layout copies (DESIGN.md section 8).
  *
- * <p>The operand that is reused across calls (the tensor being decomposed, gigabytes of copies
- * otherwise) is kept on the native side in a one-entry, weakly referenced cache per thread.
+ * <p>Native buffers are reused per thread, role and shape; one that already holds the array being
+ * sent (the tensor being decomposed, in every sweep) is not copied again.
  */
 public final class Gemm {
 
     /**
-     * Products with at least this many multiply-adds use native BLAS. ND4J copies arrays in and out
-     * element by element and allocates natively on every call (about a millisecond for a few
-     * megabytes), so only large products pay off.
+     * Products with at least this many multiply-adds use native BLAS; below it the copies and the
+     * call (tens of microseconds) cost more than they save.
      */
-    public static final long NATIVE_FLOPS = 1L << 22;
-    private static final int CACHE_MIN_LENGTH = 1 << 16;
-    private static final ThreadLocal<CachedOperand> CACHE = new ThreadLocal<>();
+    public static final long NATIVE_FLOPS = 1L << 18;
+    private static final int MAX_SLOTS = 48;
+    private static final ThreadLocal<Map<String, Slot>> SLOTS = ThreadLocal.withInitial(HashMap::new);
 
     private Gemm() {
     }
@@ -46,6 +47,21 @@ public final class Gemm {
 
     static void javaMultiply(boolean transA, boolean transB, int m, int n, int k,
                              double[] a, int aOffset, double[] b, int bOffset, double[] c, int cOffset) {
+        if (transB && !transA) {
+            // rows of A against rows of B: contiguous dot products
+            for (int i = 0; i < m; i++) {
+                int ai = aOffset + i * k;
+                for (int j = 0; j < n; j++) {
+                    int bj = bOffset + j * k;
+                    double s = 0;
+                    for (int p = 0; p < k; p++) {
+                        s += a[ai + p] * b[bj + p];
+                    }
+                    c[cOffset + i * n + j] = s;
+                }
+            }
+            return;
+        }
         Arrays.fill(c, cOffset, cOffset + m * n, 0.0);
         for (int i = 0; i < m; i++) {
             int ci = cOffset + i * n;
@@ -71,30 +87,57 @@ public final class Gemm {
     private static void nativeMultiply(boolean transA, boolean transB, int m, int n, int k,
                                        double[] a, int aOffset, double[] b, int bOffset, double[] c, int cOffset) {
         // Row-major X (r x s) is Fortran-order X^T (s x r).
-        INDArray aF = operand(a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
-        INDArray bF = operand(b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
-        INDArray cT = Nd4j.createUninitialized(DataType.DOUBLE, new long[] {n, m}, 'f');
+        INDArray aF = operand("a", a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
+        INDArray bF = operand("b", b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
+        INDArray cT = scratch("c", new long[] {n, m});
         Nd4j.gemm(bF, aF, cT, transB, transA, 1.0, 0.0);
-        System.arraycopy(cT.data().asDouble(), 0, c, cOffset, m * n);
+        cT.data().asNioDouble().get(c, cOffset, m * n);
     }
 
-    private static INDArray operand(double[] data, int offset, long[] shape) {
-        int length = (int) (shape[0] * shape[1]);
-        CachedOperand cached = CACHE.get();
-        if (cached != null && cached.matches(data, offset, shape)) {
-            return cached.array;
+    /**
+     * The operand on the native side, in a per-thread buffer kept for each role and shape. A buffer
+     * remembers which array it holds: tensors are never modified, so sending the same array again
+     * (the tensor being decomposed, in every sweep) costs nothing. Copies are bulk copies; ND4J's
+     * own array constructors copy element by element.
+     */
+    private static INDArray operand(String role, double[] data, int offset, long[] shape) {
+        Slot slot = slot(role, shape);
+        if (slot.source.get() != data || slot.offset != offset) {
+            slot.array.data().asNioDouble().put(data, offset, (int) (shape[0] * shape[1]));
+            slot.source = new WeakReference<>(data);
+            slot.offset = offset;
         }
-        double[] slice = offset == 0 && length == data.length ? data : Arrays.copyOfRange(data, offset, offset + length);
-        INDArray array = Nd4j.create(slice, shape, 'f');
-        if (length >= CACHE_MIN_LENGTH) {
-            CACHE.set(new CachedOperand(new WeakReference<>(data), offset, shape.clone(), array));
-        }
-        return array;
+        return slot.array;
     }
 
-    private record CachedOperand(WeakReference<double[]> source, int offset, long[] shape, INDArray array) {
-        boolean matches(double[] data, int off, long[] s) {
-            return source.get() == data && offset == off && Arrays.equals(shape, s);
+    private static INDArray scratch(String role, long[] shape) {
+        Slot slot = slot(role, shape);
+        slot.source = new WeakReference<>(null);
+        return slot.array;
+    }
+
+    private static Slot slot(String role, long[] shape) {
+        Map<String, Slot> pool = SLOTS.get();
+        String key = role + shape[0] + "x" + shape[1];
+        Slot slot = pool.get(key);
+        if (slot == null) {
+            if (pool.size() >= MAX_SLOTS) {
+                pool.clear(); // let ND4J free the old buffers
+            }
+            slot = new Slot(Nd4j.createUninitialized(DataType.DOUBLE, shape, 'f'));
+            pool.put(key, slot);
+        }
+        return slot;
+    }
+
+    /** A native buffer and the Java array (and offset) whose values it currently holds. */
+    private static final class Slot {
+        final INDArray array;
+        WeakReference<double[]> source = new WeakReference<>(null);
+        int offset;
+
+        Slot(INDArray array) {
+            this.array = array;
         }
     }
 }

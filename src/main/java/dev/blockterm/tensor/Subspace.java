@@ -5,6 +5,7 @@ import org.apache.commons.math3.exception.MaxCountExceededException;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.EigenDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.eigen.Eigen;
 import org.nd4j.linalg.factory.Nd4j;
@@ -72,14 +73,16 @@ public final class Subspace {
             }
         }
         Matrix out = Matrix.zeros(n, r);
-        INDArray a = Nd4j.create(s.data().clone(), new long[] {n, n}, 'c');
+        INDArray a = Nd4j.createUninitialized(DataType.DOUBLE, new long[] {n, n}, 'f');
+        a.data().asNioDouble().put(s.data()); // symmetric: row-major = column-major
         INDArray values = Eigen.symmetricGeneralizedEigenvalues(a, true); // a now holds eigenvectors as columns
         double[] vals = values.toDoubleVector();
         Integer[] order = argsortDescending(vals);
-        double[][] vectors = a.toDoubleMatrix();
+        double[] vectors = new double[n * n];
+        a.data().asNioDouble().get(vectors); // column j = eigenvector j, in Fortran order
         for (int c = 0; c < Math.min(r, n); c++) {
             for (int i = 0; i < n; i++) {
-                out.data()[i * r + c] = vectors[i][order[c]];
+                out.data()[i * r + c] = vectors[order[c] * n + i];
             }
         }
         return out;

@@ -10,6 +10,9 @@ import java.util.Random;
  */
 public final class Tensor {
 
+    /** Above this many leading slices a middle-mode product is done as one product on a permuted copy. */
+    private static final int BATCHED_LEFT = 16;
+
     private final int[] shape;
     private final double[] data;
 
@@ -141,12 +144,18 @@ public final class Tensor {
         if (right == 1) {
             // out (left x P) = T (left x S) * M^T
             Gemm.multiply(false, !transposed, left, outer, inner, data, 0, m.data(), 0, out, 0);
-        } else {
+        } else if (left <= BATCHED_LEFT) {
             // for each leading index l: out_l (P x right) = M (P x S) * T_l (S x right)
             for (int l = 0; l < left; l++) {
                 Gemm.multiply(transposed, false, outer, right, inner, m.data(), 0, data, l * inner * right,
                         out, l * outer * right);
             }
+        } else {
+            // many small products: move mode k last, one product, move it back
+            double[] moved = Permutation.permute(data, new int[] {left, inner, right}, new int[] {0, 2, 1});
+            double[] product = new double[left * right * outer];
+            Gemm.multiply(false, !transposed, left * right, outer, inner, moved, 0, m.data(), 0, product, 0);
+            out = Permutation.permute(product, new int[] {left, right, outer}, new int[] {0, 2, 1});
         }
         return new Tensor(outShape, out);
     }

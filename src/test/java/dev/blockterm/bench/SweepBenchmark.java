@@ -41,11 +41,11 @@ public final class SweepBenchmark {
             w[i] = r.nextGaussian();
         }
         Tensor t = Tensorization.merged(4096, 4096, 4).tensorize(w);
-        int sweeps = 3;
-        BlockTermConfig config = BlockTermConfig.of(4, 8, 8, 8, 8).withInit(Initialization.RANDOM).withSweeps(0, 0);
-        FitResult init = BlockTermAls.fit(t, config);
-        FitResult fit = BlockTermAls.fit(t, config.withSweeps(sweeps, 0));
-        double perSweep = (fit.seconds() - init.seconds()) / sweeps;
+        BlockTermConfig config = BlockTermConfig.of(4, 8, 8, 8, 8).withInit(Initialization.RANDOM);
+        BlockTermAls.fit(t, config.withSweeps(1, 0)); // warm-up
+        FitResult one = BlockTermAls.fit(t, config.withSweeps(1, 0));
+        FitResult more = BlockTermAls.fit(t, config.withSweeps(6, 0));
+        double perSweep = (more.seconds() - one.seconds()) / 5;
         double flops = 4.0 * 4 * 8 * t.length(); // the two products with T per block and sweep
         System.out.printf(Locale.ROOT, "ALS sweep, 4096x4096 merged 64^4, N=4, R=8: %.3f s; dominant products %.1f GFLOP"
                 + " -> %.1f GFLOP/s = %.0f%% of the measured dgemm peak%n", perSweep, flops / 1e9, flops / perSweep / 1e9,
