@@ -4,6 +4,9 @@ import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.tensor.Layout;
+import dev.blockterm.compress.LayerShape;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
@@ -52,6 +55,10 @@ final class FitOptions {
     @Option(names = "--init", description = "auto, algebraic, greedy or random (default: ${DEFAULT-VALUE})")
     String init = "auto";
 
+    @Option(names = "--shape", paramLabel = "REGEX=I1xI2..:J1xJ2..",
+            description = "factor sizes for the layers whose name matches (repeatable; e.g. fc1=8x8x8:8x8x8)")
+    List<String> shapes = new ArrayList<>();
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -64,6 +71,7 @@ final class FitOptions {
         }
         return new CompressionOptions(blocks, ranks, order, layout.equals("auto") ? null : Layout.parse(layout),
                 layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
-                minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force);
+                minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
+                shapes.stream().map(LayerShape::parse).toList());
     }
 }

@@ -23,21 +23,52 @@ final class Candidates {
     private Candidates() {
     }
 
-    static List<Candidate> of(int inputSize, int outputSize, CompressionOptions options) {
+    static List<Candidate> of(String layer, int inputSize, int outputSize, CompressionOptions options) {
+        LayerShape given = options.shapeFor(layer);
+        if (given != null) {
+            return given(given, inputSize, outputSize, options);
+        }
         int d = options.order() != 0 ? options.order() : Factorization.defaultOrder(inputSize, outputSize);
         Layout primaryLayout = options.layout() == null ? Layout.MERGED : options.layout();
         Tensorization primary = tensorization(primaryLayout, inputSize, outputSize, d);
         int[] primaryRanks = userRanks(primary, options.ranks());
-        List<Candidate> out = new ArrayList<>();
-        out.add(new Candidate(primary, primaryRanks));
         if (options.layout() != null) {
-            return out;
+            return List.of(new Candidate(primary, primaryRanks));
         }
-        long budget = BlockTerm.parameters(primary.modeSizes(), options.blocks(), primaryRanks);
-        List<Tensorization> others = List.of(
+        return atBudget(primary, primaryRanks, List.of(
                 Tensorization.split(inputSize, outputSize, d, d),
                 Tensorization.inputWhole(inputSize, outputSize, 1),
-                Tensorization.inputWhole(inputSize, outputSize, d));
+                Tensorization.inputWhole(inputSize, outputSize, d)), options);
+    }
+
+    /** Candidates from factor sizes given for the layer ({@code --shape}). */
+    private static List<Candidate> given(LayerShape s, int inputSize, int outputSize, CompressionOptions options) {
+        int[] in = s.inputFactors();
+        int[] out = s.outputFactors();
+        List<Tensorization> all = new ArrayList<>();
+        if (in.length == out.length) {
+            all.add(Tensorization.merged(inputSize, outputSize, in, out));
+        }
+        all.add(Tensorization.split(inputSize, outputSize, in, out));
+        all.add(Tensorization.inputWhole(inputSize, outputSize, out));
+        all.add(Tensorization.inputWhole(inputSize, outputSize, new int[] {outputSize}));
+        Layout wanted = options.layout() == null ? all.get(0).layout() : options.layout();
+        Tensorization primary = all.stream().filter(t -> t.layout() == wanted).findFirst().orElseThrow(
+                () -> new IllegalArgumentException("--shape " + s.describe() + ": the merged layout needs as many input "
+                        + "as output factors"));
+        int[] primaryRanks = userRanks(primary, options.ranks());
+        if (options.layout() != null) {
+            return List.of(new Candidate(primary, primaryRanks));
+        }
+        all.remove(primary);
+        return atBudget(primary, primaryRanks, all, options);
+    }
+
+    private static List<Candidate> atBudget(Tensorization primary, int[] primaryRanks, List<Tensorization> others,
+                                            CompressionOptions options) {
+        List<Candidate> out = new ArrayList<>();
+        out.add(new Candidate(primary, primaryRanks));
+        long budget = BlockTerm.parameters(primary.modeSizes(), options.blocks(), primaryRanks);
         for (Tensorization t : others) {
             int[] ranks = ranksForBudget(t.modeSizes(), options.blocks(), budget);
             if (ranks != null && out.stream().noneMatch(c -> c.tensorization().equals(t))) {

@@ -4,6 +4,7 @@ import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.tensor.Layout;
 import java.util.Arrays;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -23,10 +24,12 @@ import java.util.regex.Pattern;
  * @param expectedBatch batch size at which contraction orders are costed
  * @param init          ALS initialization
  * @param force         replace layers even where the factored form is no smaller or no cheaper
+ * @param shapes        factor sizes given per layer (the first match wins)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
-                                 long expectedBatch, Initialization init, boolean force) {
+                                 long expectedBatch, Initialization init, boolean force,
+                                 List<LayerShape> shapes) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -60,32 +63,43 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         // the ALS stopping rule is validated where it lives
         new BlockTermConfig(blocks, new int[] {1, 1}, maxSweeps, tolerance, seed, init, 1);
         ranks = ranks.clone();
+        shapes = List.copyOf(shapes);
     }
 
     public static CompressionOptions defaults() {
         return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
                 BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false);
+                Initialization.AUTO, false, List.of());
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
         return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force);
+                seed, threads, expectedBatch, init, force, shapes);
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
         return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force);
+                seed, threads, expectedBatch, init, force, shapes);
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force);
+                seed, threads, expectedBatch, init, force, shapes);
     }
 
     public CompressionOptions withForce(boolean newForce) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce);
+                seed, threads, expectedBatch, init, newForce, shapes);
+    }
+
+    /** The factor sizes given for this layer, or null. */
+    public LayerShape shapeFor(String layerName) {
+        for (LayerShape s : shapes) {
+            if (s.layers().matcher(layerName).find()) {
+                return s;
+            }
+        }
+        return null;
     }
 
     @Override
@@ -113,6 +127,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
                 .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
         if (force) {
             sb.append(" --force");
+        }
+        for (LayerShape s : shapes) {
+            sb.append(" --shape ").append(s.describe());
         }
         return sb.toString();
     }

@@ -132,7 +132,7 @@ public final class Compressor {
         double[] w = Graphs.weightMatrix(layer, weight);
         List<Candidates.Candidate> candidates;
         try {
-            candidates = Candidates.of(layer.inputSize(), layer.outputSize(), options);
+            candidates = Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
         }

@@ -32,7 +32,7 @@ public final class Plans {
             }
             List<Candidates.Candidate> candidates;
             try {
-                candidates = Candidates.of(layer.inputSize(), layer.outputSize(), options);
+                candidates = Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options);
             } catch (IllegalArgumentException e) {
                 sb.append("cannot compress: ").append(e.getMessage()).append('\n');
                 continue;

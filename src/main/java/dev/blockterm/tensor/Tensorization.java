@@ -18,42 +18,71 @@ public record Tensorization(Layout layout, int inputSize, int outputSize, int[] 
         inputFactors = inputFactors.clone();
         outputFactors = outputFactors.clone();
         modes = List.copyOf(modes);
+        for (int f : inputFactors) {
+            requirePositive(f, inputFactors);
+        }
+        for (int f : outputFactors) {
+            requirePositive(f, outputFactors);
+        }
         if (Tensor.product(inputFactors) < inputSize || Tensor.product(outputFactors) < outputSize) {
             throw new IllegalArgumentException("tensorization: factors " + Arrays.toString(inputFactors) + " x "
                     + Arrays.toString(outputFactors) + " do not cover " + inputSize + " x " + outputSize);
         }
     }
 
-    /** The BT-layer paper's layout: mode k = (i_k, j_k). */
+    /** The BT-layer paper's layout: mode k = (i_k, j_k), factors chosen (balanced, padded if needed). */
     public static Tensorization merged(int inputSize, int outputSize, int order) {
-        Factorization.Factors in = Factorization.choose(inputSize, order);
-        Factorization.Factors out = Factorization.choose(outputSize, order);
+        return merged(inputSize, outputSize, Factorization.choose(inputSize, order).factors(),
+                Factorization.choose(outputSize, order).factors());
+    }
+
+    /** The merged layout with given factors (as many input as output factors). */
+    public static Tensorization merged(int inputSize, int outputSize, int[] inputFactors, int[] outputFactors) {
+        if (inputFactors.length != outputFactors.length) {
+            throw new IllegalArgumentException("merged layout: expected as many input as output factors, found "
+                    + Arrays.toString(inputFactors) + " and " + Arrays.toString(outputFactors));
+        }
+        int order = inputFactors.length;
         List<int[]> modes = new ArrayList<>();
         for (int k = 0; k < order; k++) {
             modes.add(new int[] {k, order + k});
         }
-        return new Tensorization(Layout.MERGED, inputSize, outputSize, in.factors(), out.factors(), modes);
+        return new Tensorization(Layout.MERGED, inputSize, outputSize, inputFactors, outputFactors, modes);
     }
 
     /** Input legs then output legs, each its own mode. */
     public static Tensorization split(int inputSize, int outputSize, int p, int q) {
-        Factorization.Factors in = Factorization.choose(inputSize, p);
-        Factorization.Factors out = Factorization.choose(outputSize, q);
+        return split(inputSize, outputSize, Factorization.choose(inputSize, p).factors(),
+                Factorization.choose(outputSize, q).factors());
+    }
+
+    /** The split layout with given factors. */
+    public static Tensorization split(int inputSize, int outputSize, int[] inputFactors, int[] outputFactors) {
         List<int[]> modes = new ArrayList<>();
-        for (int k = 0; k < p + q; k++) {
+        for (int k = 0; k < inputFactors.length + outputFactors.length; k++) {
             modes.add(new int[] {k});
         }
-        return new Tensorization(Layout.SPLIT, inputSize, outputSize, in.factors(), out.factors(), modes);
+        return new Tensorization(Layout.SPLIT, inputSize, outputSize, inputFactors, outputFactors, modes);
     }
 
     /** The input as one mode, the output split in q modes (q = 1: the plain matrix). */
     public static Tensorization inputWhole(int inputSize, int outputSize, int q) {
-        Factorization.Factors out = Factorization.choose(outputSize, q);
+        return inputWhole(inputSize, outputSize, Factorization.choose(outputSize, q).factors());
+    }
+
+    /** The input-whole layout with given output factors. */
+    public static Tensorization inputWhole(int inputSize, int outputSize, int[] outputFactors) {
         List<int[]> modes = new ArrayList<>();
-        for (int k = 0; k < 1 + q; k++) {
+        for (int k = 0; k < 1 + outputFactors.length; k++) {
             modes.add(new int[] {k});
         }
-        return new Tensorization(Layout.INPUT_WHOLE, inputSize, outputSize, new int[] {inputSize}, out.factors(), modes);
+        return new Tensorization(Layout.INPUT_WHOLE, inputSize, outputSize, new int[] {inputSize}, outputFactors, modes);
+    }
+
+    private static void requirePositive(int f, int[] factors) {
+        if (f < 1) {
+            throw new IllegalArgumentException("tensorization: factors must be >= 1, found " + Arrays.toString(factors));
+        }
     }
 
     public int inputLegs() {

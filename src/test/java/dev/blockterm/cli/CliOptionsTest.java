@@ -1,0 +1,111 @@
+package dev.blockterm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TinyModels;
+import dev.blockterm.onnx.Weights;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import onnx.Onnx;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's options, each exercised through the command line. */
+class CliOptionsTest {
+
+    static final String MLP = CompressEndToEndTest.MLP.toString();
+
+    @TempDir
+    Path dir;
+
+    private CliRun compress(String out, String... options) {
+        String[] args = new String[options.length + 5];
+        args[0] = "compress";
+        args[1] = MLP;
+        args[2] = "-o";
+        args[3] = dir.resolve(out).toString();
+        args[4] = "-q";
+        System.arraycopy(options, 0, args, 5, options.length);
+        CliRun run = CliRun.of(args);
+        assertEquals(0, run.code(), run.err());
+        return run;
+    }
+
+    private Map<String, String> initializers(String out) {
+        Map<String, String> m = new TreeMap<>();
+        for (Onnx.TensorProto t : ModelFiles.read(dir.resolve(out)).getGraph().getInitializerList()) {
+            m.put(t.getName(), t.getRawData().toStringUtf8().hashCode() + "/" + t.getDimsList());
+        }
+        return m;
+    }
+
+    @Test
+    void layersExcludeAndMinParamsSelectLayers() {
+        CliRun only = compress("a.onnx", "--layers", "^/2/", "--max-sweeps", "5");
+        assertTrue(only.out().contains("/0/Gemm") && only.out().contains("not selected by --layers ^/2/"), only.out());
+        assertTrue(only.out().contains("compressed 1 of 3"), only.out());
+        CliRun excluded = compress("b.onnx", "--exclude", "/2/", "--max-sweeps", "5");
+        assertTrue(excluded.out().contains("excluded by --exclude /2/"), excluded.out());
+        CliRun small = compress("c.onnx", "--min-params", "100000", "--max-sweeps", "5");
+        assertTrue(small.out().contains("32768 weights, under --min-params 100000"), small.out());
+        assertTrue(small.out().contains("compressed 1 of 3"), small.out());
+    }
+
+    @Test
+    void sameSeedSameFactorsAndThreadsDoNotChangeThem() {
+        compress("a.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random");
+        compress("b.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random", "--threads", "2");
+        compress("c.onnx", "--seed", "8", "--max-sweeps", "5", "--init", "random");
+        assertEquals(initializers("a.onnx"), initializers("b.onnx"));
+        assertTrue(!initializers("a.onnx").equals(initializers("c.onnx")), "another seed, other factors");
+    }
+
+    @Test
+    void givenFactorSizesAndLayoutAreUsed() {
+        CliRun run = compress("a.onnx", "--layers", "^/2/", "--shape", "^/2/=16x32:32x16", "--layout", "merged",
+                "--rank", "8", "--force", "--max-sweeps", "3");
+        assertTrue(run.out().contains("16*32 x 32*16"), run.out());
+        Onnx.TensorProto factor = ModelFiles.read(dir.resolve("a.onnx")).getGraph().getInitializerList().stream()
+                .filter(t -> t.getName().equals("/2/Gemm.bt.factor0")).findFirst().orElseThrow();
+        assertEquals(List.of(4L, 16L, 32L, 8L), factor.getDimsList());
+    }
+
+    @Test
+    void inspectListsWhatCompressWouldDo() {
+        CliRun run = CliRun.of("inspect", MLP);
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("3 candidate layer(s); opset 13"), run.out());
+        assertTrue(run.out().contains("merged      8*8 x 8*8 x 8*8"), run.out());
+        assertTrue(run.out().contains("input-whole 512 x 512"), run.out());
+    }
+
+    @Test
+    void verifyWithSeededRandomInputs() {
+        compress("a.onnx", "--max-sweeps", "5");
+        CliRun run = CliRun.of("verify", MLP, dir.resolve("a.onnx").toString(), "--seed", "3", "--random-batch", "8");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().lines().anyMatch(l -> l.startsWith("logits")), run.out());
+        CliRun same = CliRun.of("verify", MLP, MLP);
+        assertTrue(same.out().contains(" 0.000 ") || same.out().matches("(?s).*logits\\s+0\\s.*"), same.out());
+    }
+
+    @Test
+    void sharedWeightsStayDenseAndSaySo() {
+        Onnx.NodeProto first = Onnx.NodeProto.newBuilder().setOpType("MatMul").setName("a").addInput("x").addInput("w")
+                .addOutput("h").build();
+        Onnx.NodeProto second = Onnx.NodeProto.newBuilder().setOpType("MatMul").setName("b").addInput("h").addInput("w")
+                .addOutput("y").build();
+        Onnx.ModelProto model = TinyModels.model(13, List.of(TinyModels.input("x", -1, 64)),
+                List.of(TinyModels.input("y", -1, 64)), List.of(first, second),
+                List.of(Weights.tensor("w", new long[] {64, 64}, TinyModels.gaussian(64 * 64, 5), Weights.FLOAT)));
+        Path in = dir.resolve("shared.onnx");
+        ModelFiles.write(model, in, null);
+        CliRun run = CliRun.of("compress", in.toString(), "-o", dir.resolve("out.onnx").toString(), "-q", "--min-params", "0");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("weight 'w' is shared by 2 uses; left dense"), run.out());
+    }
+}
