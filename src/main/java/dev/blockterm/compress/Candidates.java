@@ -9,15 +9,19 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The tensorizations tried for a layer and their ranks. The user's ranks apply to the primary
- * tensorization (the merged layout, or the one named by {@code --layout}); under
- * {@code --layout auto} the others get the largest uniform rank whose parameter count does not
- * exceed the primary's, so all candidates are compared at the same budget.
+ * The tensorizations tried for a layer, with their block counts and ranks. The user's blocks and
+ * ranks apply to the primary tensorization (the merged layout, or the one named by
+ * {@code --layout}); under {@code --layout auto} each other one gets the block count (the user's N
+ * or 1) and largest uniform rank that use the most of the primary's parameter count without
+ * exceeding it, so all candidates are compared at the same budget.
  */
 final class Candidates {
 
     /** A tensorization to fit, with its ranks. */
-    record Candidate(Tensorization tensorization, int[] ranks) {
+    record Candidate(Tensorization tensorization, int blocks, int[] ranks) {
+        long parameters() {
+            return BlockTerm.parameters(tensorization.modeSizes(), blocks, ranks);
+        }
     }
 
     private Candidates() {
@@ -33,7 +37,7 @@ final class Candidates {
         Tensorization primary = tensorization(primaryLayout, inputSize, outputSize, d);
         int[] primaryRanks = userRanks(primary, options.ranks());
         if (options.layout() != null) {
-            return List.of(new Candidate(primary, primaryRanks));
+            return List.of(new Candidate(primary, options.blocks(), primaryRanks));
         }
         return atBudget(primary, primaryRanks, List.of(
                 Tensorization.split(inputSize, outputSize, d, d),
@@ -58,7 +62,7 @@ final class Candidates {
                         + "as output factors"));
         int[] primaryRanks = userRanks(primary, options.ranks());
         if (options.layout() != null) {
-            return List.of(new Candidate(primary, primaryRanks));
+            return List.of(new Candidate(primary, options.blocks(), primaryRanks));
         }
         all.remove(primary);
         return atBudget(primary, primaryRanks, all, options);
@@ -67,12 +71,24 @@ final class Candidates {
     private static List<Candidate> atBudget(Tensorization primary, int[] primaryRanks, List<Tensorization> others,
                                             CompressionOptions options) {
         List<Candidate> out = new ArrayList<>();
-        out.add(new Candidate(primary, primaryRanks));
+        out.add(new Candidate(primary, options.blocks(), primaryRanks));
         long budget = BlockTerm.parameters(primary.modeSizes(), options.blocks(), primaryRanks);
         for (Tensorization t : others) {
-            int[] ranks = ranksForBudget(t.modeSizes(), options.blocks(), budget);
-            if (ranks != null && out.stream().noneMatch(c -> c.tensorization().equals(t))) {
-                out.add(new Candidate(t, ranks));
+            if (out.stream().anyMatch(c -> c.tensorization().equals(t))) {
+                continue;
+            }
+            // N blocks of small ranks, or one block of larger ranks: whichever uses more of the budget
+            // (in the plain-matrix layout N blocks of rank r are one block of rank N r, so N = 1 loses nothing)
+            Candidate best = null;
+            for (int blocks : new int[] {options.blocks(), 1}) {
+                int[] ranks = ranksForBudget(t.modeSizes(), blocks, budget);
+                Candidate c = ranks == null ? null : new Candidate(t, blocks, ranks);
+                if (c != null && (best == null || c.parameters() > best.parameters())) {
+                    best = c;
+                }
+            }
+            if (best != null) {
+                out.add(best);
             }
         }
         return out;

@@ -142,8 +142,8 @@ public final class Compressor {
         String firstRefusal = null;
         for (Candidates.Candidate c : candidates) {
             Tensorization tz = c.tensorization();
-            long params = BlockTerm.parameters(tz.modeSizes(), options.blocks(), c.ranks());
-            ContractionPlan plan = LinearRewriter.plan(layer, tz, options.blocks(), c.ranks(), options.expectedBatch());
+            long params = c.parameters();
+            ContractionPlan plan = LinearRewriter.plan(layer, tz, c.blocks(), c.ranks(), options.expectedBatch());
             String refusal = null;
             if (params >= layer.parameters()) {
                 refusal = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
@@ -153,16 +153,16 @@ public final class Compressor {
             }
             if (refusal != null && !options.force()) {
                 firstRefusal = firstRefusal == null ? refusal : firstRefusal;
-                tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), params,
+                tried.add(new Alternative(tz.layout().label(), tz.describe(), c.blocks(), ranksText(c.ranks()), params,
                         plan.flopsPerSample(), Double.NaN, "not fitted: " + refusal));
                 continue;
             }
             progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as " + tz.layout().label() + " "
-                    + tz.describe() + ", N=" + options.blocks() + ", ranks " + Arrays.toString(c.ranks()));
-            BlockTermConfig config = new BlockTermConfig(options.blocks(), c.ranks(), options.maxSweeps(),
+                     + tz.describe() + ", N=" + c.blocks() + ", ranks " + Arrays.toString(c.ranks()));
+            BlockTermConfig config = new BlockTermConfig(c.blocks(), c.ranks(), options.maxSweeps(),
                     options.tolerance(), options.seed(), options.init(), 1);
             FitResult fit = BlockTermAls.fit(tz.tensorize(w), config);
-            tried.add(new Alternative(tz.layout().label(), tz.describe(), ranksText(c.ranks()), params,
+            tried.add(new Alternative(tz.layout().label(), tz.describe(), c.blocks(), ranksText(c.ranks()), params,
                     plan.flopsPerSample(), fit.relativeError(), tz.padded() ? "padded" : ""));
             if (best == null || fit.relativeError() < best.fit().relativeError()) {
                 best = new LayerFit(layer, tz, fit);
@@ -181,7 +181,7 @@ public final class Compressor {
         Tensorization tz = best.tensorization();
         FitResult fit = best.fit();
         LayerReport report = new LayerReport(layer.name(), layer.op(), layer.weightShape(), true, null,
-                tz.layout().label(), tz.describe(), tz.padded(), options.blocks(), ranksText(fit.model().ranks()),
+                tz.layout().label(), tz.describe(), tz.padded(), fit.model().blocks(), ranksText(fit.model().ranks()),
                 layer.parameters(), after, fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
                 flopsAfter, tried);
         return new LayerOutcome(layer, report, best);

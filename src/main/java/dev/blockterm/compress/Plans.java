@@ -1,6 +1,5 @@
 package dev.blockterm.compress;
 
-import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.rewrite.LinearRewriter;
@@ -20,7 +19,7 @@ public final class Plans {
         sb.append(String.format(Locale.ROOT, "%d candidate layer(s); opset %d; options: %s%n", layers.size(),
                 Graphs.opset(model), options.describe()));
         sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9s  %s%n", "layer", "op", "shape", "params",
-                "plan (layout tensorization ranks -> params, ratio, FLOPs/sample)"));
+                "plan (layout tensorization N ranks -> params, ratio, FLOPs/sample vs dense)"));
         Compressor probe = new Compressor(options, m -> { });
         for (LinearLayer layer : layers) {
             sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9d  ", layer.name(), layer.op(), layer.weightShape(),
@@ -39,12 +38,12 @@ public final class Plans {
             }
             for (int i = 0; i < candidates.size(); i++) {
                 Candidates.Candidate c = candidates.get(i);
-                long params = BlockTerm.parameters(c.tensorization().modeSizes(), options.blocks(), c.ranks());
-                double flops = LinearRewriter.plan(layer, c.tensorization(), options.blocks(), c.ranks(),
+                long params = c.parameters();
+                double flops = LinearRewriter.plan(layer, c.tensorization(), c.blocks(), c.ranks(),
                         options.expectedBatch()).flopsPerSample();
                 sb.append(i == 0 ? "" : String.format(Locale.ROOT, "%-46s", "")).append(String.format(Locale.ROOT,
-                        "%-11s %-24s %-10s -> %d, %.1fx, %.0f vs %.0f%s%n", c.tensorization().layout().label(),
-                        c.tensorization().describe(), Compressor.ranksText(c.ranks()), params,
+                        "%-11s %-24s N=%d %-10s -> %d, %.1fx, %.0f vs %.0f%s%n", c.tensorization().layout().label(),
+                        c.tensorization().describe(), c.blocks(), Compressor.ranksText(c.ranks()), params,
                         (double) layer.parameters() / params, flops, 2.0 * layer.parameters(),
                         c.tensorization().padded() ? " (padded)" : ""));
             }

@@ -5,6 +5,6 @@ package dev.blockterm.report;
  *
  * @param relativeError NaN when it was not fitted (the note says why)
  */
-public record Alternative(String layout, String tensorization, String ranks, long parameters, double flopsPerSample,
+public record Alternative(String layout, String tensorization, int blocks, String ranks, long parameters, double flopsPerSample,
                           double relativeError, String note) {
 }

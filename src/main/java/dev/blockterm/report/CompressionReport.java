@@ -48,8 +48,8 @@ public record CompressionReport(String model, String version, String options, Li
                         l.reason()));
             }
             for (Alternative a : l.alternatives()) {
-                sb.append(String.format(Locale.ROOT, "    %-11s %-26s ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
-                        a.layout(), a.tensorization(), a.ranks(), a.parameters(), human(a.flopsPerSample()),
+                sb.append(String.format(Locale.ROOT, "    %-11s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
+                        a.layout(), a.tensorization(), a.blocks(), a.ranks(), a.parameters(), human(a.flopsPerSample()),
                         Double.isNaN(a.relativeError()) ? "-" : String.format(Locale.ROOT, "%.4f", a.relativeError()),
                         a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));
             }

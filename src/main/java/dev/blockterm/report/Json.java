@@ -49,6 +49,7 @@ public final class Json {
                 sb.append(a == 0 ? "" : ", ").append('{');
                 field(sb, "", "layout", alt.layout()).append(", ");
                 field(sb, "", "tensorization", alt.tensorization()).append(", ");
+                sb.append("\"blocks\": ").append(alt.blocks()).append(", ");
                 field(sb, "", "ranks", alt.ranks()).append(", ");
                 sb.append("\"parameters\": ").append(alt.parameters()).append(", ");
                 sb.append("\"flopsPerSample\": ").append(number(alt.flopsPerSample())).append(", ");
