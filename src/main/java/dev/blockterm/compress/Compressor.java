@@ -34,6 +34,8 @@ import onnx.Onnx;
 public final class Compressor {
 
     public static final String VERSION = "0.1.0";
+    /** The oldest default-domain opset whose models are rewritten. */
+    public static final long MIN_OPSET = 7;
     public static final String META_VERSION = "blockterm.version";
     public static final String META_OPTIONS = "blockterm.options";
     public static final String META_REPORT = "blockterm.report";
@@ -65,6 +67,11 @@ public final class Compressor {
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
         if (layers.isEmpty()) {
             throw new ModelException(modelName + ": nothing to compress (no Gemm or MatMul with a constant 2-D weight)");
+        }
+        long opset = Graphs.opset(model);
+        if (opset < MIN_OPSET) {
+            throw new ModelException(modelName + ": opset " + opset + " is older than " + MIN_OPSET
+                    + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
         List<LayerOutcome> outcomes = fitAll(layers, inits);
@@ -241,7 +248,24 @@ public final class Compressor {
                 g.addInput(in);
             }
         }
+        if (model.getIrVersion() < 4) {
+            // before IR 4 every initializer must also be a graph input
+            for (LinearRewriter.Replacement r : replacements.values()) {
+                for (Onnx.TensorProto t : r.initializers()) {
+                    g.addInput(valueInfo(t));
+                }
+            }
+        }
         return model.toBuilder().setGraph(g.build()).build();
+    }
+
+    private static Onnx.ValueInfoProto valueInfo(Onnx.TensorProto t) {
+        Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+        for (long d : t.getDimsList()) {
+            shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+        }
+        return Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto.newBuilder()
+                .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(t.getDataType()).setShape(shape))).build();
     }
 
     private static Onnx.ModelProto withProvenance(Onnx.ModelProto model, CompressionReport report) {

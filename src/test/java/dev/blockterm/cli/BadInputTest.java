@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Stream;
 import onnx.Onnx;
 import org.junit.jupiter.api.Assumptions;
@@ -102,6 +103,16 @@ class BadInputTest {
         Path p = dir.resolve("nan.onnx");
         ModelFiles.write(model.toBuilder().setGraph(g).build(), p, null);
         assertRefused(p, dir.resolve("out.onnx"), "non-finite value");
+    }
+
+    @Test
+    void opsetTooOld() throws IOException {
+        Onnx.ModelProto old = TinyModels.model(6, List.of(TinyModels.input("x", -1, 64)), List.of(TinyModels.input("y", -1, 64)),
+                List.of(Onnx.NodeProto.newBuilder().setOpType("MatMul").addInput("x").addInput("w").addOutput("y").build()),
+                List.of(Weights.tensor("w", new long[] {64, 64}, TinyModels.gaussian(4096, 1), Weights.FLOAT)));
+        Path p = dir.resolve("old.onnx");
+        ModelFiles.write(old, p, null);
+        assertRefused(p, dir.resolve("out.onnx"), "opset 6 is older than 7");
     }
 
     @Test

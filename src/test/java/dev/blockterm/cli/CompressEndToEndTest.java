@@ -59,6 +59,11 @@ class CompressEndToEndTest {
         }
         assertTrue(run.out().contains("262144 -> " + stored), run.out());
         assertTrue(!sizes.containsKey("2.weight"), "the replaced weight is gone");
+        // same input and output names, element types and (dynamic) dimensions
+        Onnx.ModelProto original = ModelFiles.read(MLP);
+        assertEquals(original.getGraph().getInputList(), written.getGraph().getInputList());
+        assertEquals(original.getGraph().getOutputList(), written.getGraph().getOutputList());
+        assertEquals(original.getOpsetImportList(), written.getOpsetImportList());
 
         // verify runs both models and prints agreement; inspect reads the provenance back
         CliRun verify = CliRun.of("verify", MLP.toString(), out.toString(), "--inputs", X.toString(), "--labels",
