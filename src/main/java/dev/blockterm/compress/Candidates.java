@@ -141,8 +141,15 @@ final class Candidates {
     /** Rank r in every mode, capped at the mode size and at the product of the other ranks. */
     static int[] feasible(int[] sizes, int r) {
         int[] ranks = new int[sizes.length];
+        Arrays.fill(ranks, r);
+        return capped(sizes, ranks);
+    }
+
+    /** The ranks capped at the mode sizes and at the product of the other ranks. */
+    static int[] capped(int[] sizes, int[] wanted) {
+        int[] ranks = new int[sizes.length];
         for (int k = 0; k < sizes.length; k++) {
-            ranks[k] = Math.min(r, sizes[k]);
+            ranks[k] = Math.min(wanted[k], sizes[k]);
         }
         boolean changed = true;
         while (changed) {

@@ -4,6 +4,7 @@ import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.decompose.BlockTermAls;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.FitResult;
+import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.onnx.ModelException;
@@ -13,6 +14,7 @@ import dev.blockterm.report.CompressionReport;
 import dev.blockterm.report.Json;
 import dev.blockterm.report.LayerReport;
 import dev.blockterm.rewrite.ContractionPlan;
+import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
@@ -23,11 +25,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import onnx.Onnx;
 
 /** Compresses every eligible fully connected layer of a model. */
@@ -45,8 +49,8 @@ public final class Compressor {
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits) {
     }
 
-    /** A layer's chosen fit. */
-    public record LayerFit(LinearLayer layer, Tensorization tensorization, FitResult fit) {
+    /** A layer's chosen fit; the tensorization is null for a Conv (its kernel is read as C_out x C_in x K). */
+    public record LayerFit(String layer, Tensorization tensorization, FitResult fit) {
     }
 
     private final CompressionOptions options;
@@ -57,16 +61,13 @@ public final class Compressor {
         this.progress = progress;
     }
 
-    /** What compress would do, without fitting: the layers and their primary tensorization. */
-    public static List<LinearLayer> candidates(Onnx.ModelProto model) {
-        return Graphs.linearLayers(model.getGraph());
-    }
-
     public Result compress(Onnx.ModelProto model, String modelName) {
         long started = System.nanoTime();
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
-        if (layers.isEmpty()) {
-            throw new ModelException(modelName + ": nothing to compress (no Gemm or MatMul with a constant 2-D weight)");
+        List<ConvLayer> convs = Graphs.convLayers(model.getGraph());
+        if (layers.isEmpty() && convs.isEmpty()) {
+            throw new ModelException(modelName + ": nothing to compress (no Gemm or MatMul with a constant 2-D weight, "
+                    + "no Conv with a constant kernel)");
         }
         long opset = Graphs.opset(model);
         if (opset < MIN_OPSET) {
@@ -74,7 +75,15 @@ public final class Compressor {
                     + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
-        List<LayerOutcome> outcomes = fitAll(layers, inits);
+        List<Callable<LayerOutcome>> tasks = new ArrayList<>();
+        for (LinearLayer layer : layers) {
+            tasks.add(() -> fitLayer(layer, inits.get(layer.weightName())));
+        }
+        for (ConvLayer layer : convs) {
+            tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
+        }
+        List<LayerOutcome> outcomes = new ArrayList<>(fitAll(tasks));
+        outcomes.sort(java.util.Comparator.comparingInt(LayerOutcome::nodeIndex));
 
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
         Set<String> replacedWeights = new HashSet<>();
@@ -83,10 +92,9 @@ public final class Compressor {
         for (LayerOutcome o : outcomes) {
             reports.add(o.report());
             if (o.report().compressed()) {
-                replacements.put(o.layer().nodeIndex(), LinearRewriter.rewrite(model, o.layer(), o.fit().tensorization(),
-                        o.fit().fit().model(), options.expectedBatch()));
-                replacedWeights.add(o.layer().weightName());
-                fits.put(o.layer().name(), o.fit());
+                replacements.put(o.nodeIndex(), o.rewrite().apply(model));
+                replacedWeights.add(o.weightName());
+                fits.put(o.report().name(), o.fit());
             }
         }
         Onnx.ModelProto out = rebuild(model, replacements, replacedWeights);
@@ -100,15 +108,20 @@ public final class Compressor {
         return new Result(withProvenance(out, report), report, fits);
     }
 
-    private record LayerOutcome(LinearLayer layer, LayerReport report, LayerFit fit) {
+    /** A layer's report and, when it is compressed, its fit and how to rewrite it. */
+    private record LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
+                                Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite) {
+        static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
+            return new LayerOutcome(nodeIndex, weightName, report, null, null);
+        }
     }
 
-    private List<LayerOutcome> fitAll(List<LinearLayer> layers, Map<String, Onnx.TensorProto> inits) {
+    private List<LayerOutcome> fitAll(List<Callable<LayerOutcome>> tasks) {
         ExecutorService pool = Executors.newFixedThreadPool(options.threads());
         try {
             List<Future<LayerOutcome>> futures = new ArrayList<>();
-            for (LinearLayer layer : layers) {
-                futures.add(pool.submit(() -> fitLayer(layer, inits.get(layer.weightName()))));
+            for (Callable<LayerOutcome> task : tasks) {
+                futures.add(pool.submit(task));
             }
             List<LayerOutcome> out = new ArrayList<>();
             for (Future<LayerOutcome> f : futures) {
@@ -130,10 +143,10 @@ public final class Compressor {
 
     private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
         double flopsBefore = 2.0 * layer.inputSize() * layer.outputSize();
-        String skip = skipReason(layer);
+        String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
         if (skip != null) {
-            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
-                    layer.parameters(), flopsBefore, skip, List.of(), 0), null);
+            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
+                    layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
         long started = System.nanoTime();
         double[] w = Graphs.weightMatrix(layer, weight);
@@ -172,7 +185,7 @@ public final class Compressor {
             tried.add(new Alternative(tz.layout().label(), tz.describe(), c.blocks(), ranksText(c.ranks()), params,
                     plan.flopsPerSample(), fit.relativeError(), tz.padded() ? "padded" : ""));
             if (best == null || fit.relativeError() < best.fit().relativeError()) {
-                best = new LayerFit(layer, tz, fit);
+                best = new LayerFit(layer.name(), tz, fit);
                 bestPlan = plan;
             }
         }
@@ -180,8 +193,8 @@ public final class Compressor {
         if (best == null) {
             String reason = candidates.size() == 1 ? "factored form is " + firstRefusal
                     : "no layout is both smaller and cheaper to run (the first is " + firstRefusal + ")";
-            return new LayerOutcome(layer, LayerReport.dense(layer.name(), layer.op(), layer.weightShape(),
-                    layer.parameters(), flopsBefore, reason, tried, seconds), null);
+            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
+                    layer.weightShape(), layer.parameters(), flopsBefore, reason, tried, seconds));
         }
         long after = best.fit().model().parameters();
         double flopsAfter = bestPlan.flopsPerSample();
@@ -191,21 +204,74 @@ public final class Compressor {
                 tz.layout().label(), tz.describe(), tz.padded(), fit.model().blocks(), ranksText(fit.model().ranks()),
                 layer.parameters(), after, fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
                 flopsAfter, tried);
-        return new LayerOutcome(layer, report, best);
+        LayerFit chosen = best;
+        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
+                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()));
     }
 
-    String skipReason(LinearLayer layer) {
-        if (!layer.compressible()) {
-            return layer.skipReason();
+    /**
+     * A Conv: one block term of the kernel read as {@code C_out x C_in x K}, ranks
+     * {@code (R_out, R_in, min(K, R_out R_in))}, the spatial factor folded into the core.
+     */
+    private LayerOutcome fitConv(ConvLayer layer, Onnx.TensorProto weight) {
+        double flopsBefore = layer.flopsPerPosition();
+        String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
+        if (skip != null) {
+            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
+                    layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
-        if (options.layers() != null && !options.layers().matcher(layer.name()).find()) {
+        int[] r = options.ranks();
+        if (r.length > 2) {
+            throw new IllegalArgumentException("layer " + layer.name() + ": --rank: a Conv takes one rank or two"
+                    + " (R_out,R_in), found " + r.length);
+        }
+        int[] sizes = {layer.outChannels(), layer.inChannels(), layer.kernelSize()};
+        int[] ranks = Candidates.capped(sizes, new int[] {r[0], r.length == 2 ? r[1] : r[0], layer.kernelSize()});
+        int blocks = options.blocks();
+        long params = ConvRewriter.parameters(layer, blocks, ranks[0], ranks[1]);
+        double flopsAfter = ConvRewriter.flopsPerPosition(layer, blocks, ranks[0], ranks[1]);
+        String tensorization = layer.outChannels() + " x " + layer.inChannels() + " x "
+                + java.util.Arrays.stream(layer.kernel()).mapToObj(Integer::toString)
+                        .collect(java.util.stream.Collectors.joining("*"));
+        String refusal = null;
+        if (params >= layer.parameters()) {
+            refusal = "factored form is not smaller (" + params + " >= " + layer.parameters() + " parameters)";
+        } else if (flopsAfter >= flopsBefore) {
+            refusal = String.format(Locale.ROOT, "factored form is not cheaper to run (%.0f >= %.0f FLOPs/position)",
+                    flopsAfter, flopsBefore);
+        }
+        String ranksText = ranks[0] + "," + ranks[1];
+        if (refusal != null && !options.force()) {
+            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
+                    layer.weightShape(), layer.parameters(), flopsBefore, refusal,
+                    List.of(new Alternative("conv", tensorization, blocks, ranksText, params, flopsAfter, Double.NaN,
+                            "not fitted")), 0));
+        }
+        long started = System.nanoTime();
+        progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 convolutions, N="
+                + blocks + ", ranks " + java.util.Arrays.toString(ranks));
+        FitResult fit = BlockTermAls.fit(ConvRewriter.tensorize(layer, Weights.values(weight)),
+                new BlockTermConfig(blocks, ranks, options.maxSweeps(), options.tolerance(), options.seed(), options.init(), 1));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, "conv", tensorization,
+                false, blocks, ranksText, layer.parameters(), params, fit.relativeError(), fit.sweeps(), fit.converged(),
+                seconds, flopsBefore, flopsAfter, List.of());
+        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
+                m -> ConvRewriter.rewrite(m, layer, fit.model()));
+    }
+
+    String skipReason(String name, long parameters, String unsupported) {
+        if (unsupported != null) {
+            return unsupported;
+        }
+        if (options.layers() != null && !options.layers().matcher(name).find()) {
             return "not selected by --layers " + options.layers().pattern();
         }
-        if (options.exclude() != null && options.exclude().matcher(layer.name()).find()) {
+        if (options.exclude() != null && options.exclude().matcher(name).find()) {
             return "excluded by --exclude " + options.exclude().pattern();
         }
-        if (layer.parameters() < options.minParams()) {
-            return layer.parameters() + " weights, under --min-params " + options.minParams();
+        if (parameters < options.minParams()) {
+            return parameters + " weights, under --min-params " + options.minParams();
         }
         return null;
     }

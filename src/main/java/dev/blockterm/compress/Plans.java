@@ -1,7 +1,9 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
 import java.util.List;
 import java.util.Locale;
@@ -16,7 +18,8 @@ public final class Plans {
     public static String table(Onnx.ModelProto model, CompressionOptions options) {
         StringBuilder sb = new StringBuilder();
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
-        sb.append(String.format(Locale.ROOT, "%d candidate layer(s); opset %d; options: %s%n", layers.size(),
+        sb.append(String.format(Locale.ROOT, "%d candidate layer(s); opset %d; options: %s%n",
+                layers.size() + Graphs.convLayers(model.getGraph()).size(),
                 Graphs.opset(model), options.describe()));
         sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9s  %s%n", "layer", "op", "shape", "params",
                 "plan (layout tensorization N ranks -> params, ratio, FLOPs/sample vs dense)"));
@@ -24,7 +27,7 @@ public final class Plans {
         for (LinearLayer layer : layers) {
             sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9d  ", layer.name(), layer.op(), layer.weightShape(),
                     layer.parameters()));
-            String skip = probe.skipReason(layer);
+            String skip = probe.skipReason(layer.name(), layer.parameters(), layer.skipReason());
             if (skip != null) {
                 sb.append("dense: ").append(skip).append('\n');
                 continue;
@@ -47,6 +50,24 @@ public final class Plans {
                         (double) layer.parameters() / params, flops, 2.0 * layer.parameters(),
                         c.tensorization().padded() ? " (padded)" : ""));
             }
+        }
+        List<ConvLayer> convs = Graphs.convLayers(model.getGraph());
+        for (ConvLayer layer : convs) {
+            sb.append(String.format(Locale.ROOT, "%-16s %-6s %-10s %9d  ", layer.name(), "Conv", layer.weightShape(),
+                    layer.parameters()));
+            String skip = probe.skipReason(layer.name(), layer.parameters(), layer.skipReason());
+            if (skip != null) {
+                sb.append("dense: ").append(skip).append('\n');
+                continue;
+            }
+            int[] r = options.ranks();
+            int[] ranks = Candidates.capped(new int[] {layer.outChannels(), layer.inChannels(), layer.kernelSize()},
+                    new int[] {r[0], r.length == 2 ? r[1] : r[0], layer.kernelSize()});
+            long params = ConvRewriter.parameters(layer, options.blocks(), ranks[0], ranks[1]);
+            sb.append(String.format(Locale.ROOT, "%-11s %-24s N=%d %-10s -> %d, %.1fx, %.0f vs %.0f per output position%n",
+                    "conv", "1x1 -> grouped -> 1x1", options.blocks(), ranks[0] + "," + ranks[1], params,
+                    (double) layer.parameters() / params,
+                    ConvRewriter.flopsPerPosition(layer, options.blocks(), ranks[0], ranks[1]), layer.flopsPerPosition()));
         }
         if (options.layout() == null) {
             sb.append("layout auto: compress fits every layout above at the first one's parameter count and keeps the least error\n");

@@ -117,6 +117,55 @@ public final class Graphs {
         return layers;
     }
 
+    /** Every Conv with a constant kernel, compressible or not (with the reason). */
+    public static List<ConvLayer> convLayers(Onnx.GraphProto graph) {
+        Map<String, Onnx.TensorProto> inits = initializers(graph);
+        Map<String, Integer> uses = uses(graph);
+        List<ConvLayer> layers = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            Onnx.NodeProto node = graph.getNode(i);
+            if (!node.getOpType().equals("Conv") || node.getInputCount() < 2
+                    || !(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx"))) {
+                continue;
+            }
+            Onnx.TensorProto w = inits.get(node.getInput(1));
+            if (w == null || w.getDimsCount() < 3) {
+                continue;
+            }
+            int spatial = w.getDimsCount() - 2;
+            int[] kernel = new int[spatial];
+            int[] strides = new int[spatial];
+            for (int k = 0; k < spatial; k++) {
+                kernel[k] = (int) w.getDims(k + 2);
+                strides[k] = 1;
+            }
+            for (Onnx.AttributeProto a : node.getAttributeList()) {
+                if (a.getName().equals("strides")) {
+                    for (int k = 0; k < Math.min(spatial, a.getIntsCount()); k++) {
+                        strides[k] = (int) a.getInts(k);
+                    }
+                }
+            }
+            long group = intAttribute(node, "group", 1);
+            String reason = Weights.unsupported(w);
+            int count = uses.getOrDefault(w.getName(), 0);
+            if (reason == null && count > 1) {
+                reason = "kernel '" + w.getName() + "' is shared by " + count + " uses; left dense";
+            }
+            if (reason == null && group != 1) {
+                reason = "grouped convolution (group = " + group + ") left dense";
+            }
+            String name = node.getName().isEmpty() ? w.getName() : node.getName();
+            if (!names.add(name)) {
+                name = name + "#" + i;
+                names.add(name);
+            }
+            layers.add(new ConvLayer(i, name, w.getName(), (int) w.getDims(0), (int) w.getDims(1), kernel, strides, reason));
+        }
+        return layers;
+    }
+
     /** The layer's weight as a row-major {@code I x J} matrix (MatMul convention). */
     public static double[] weightMatrix(LinearLayer layer, Onnx.TensorProto w) {
         double[] v = Weights.values(w);

@@ -58,7 +58,11 @@ public record CompressionReport(String model, String version, String options, Li
                 compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
                 modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
                 bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
-        sb.append("(sweeps ending in + stopped at the sweep limit before reaching the tolerance)\n");
+        sb.append("(sweeps ending in + stopped at the sweep limit before reaching the tolerance");
+        if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {
+            sb.append("; Conv FLOPs are per output position");
+        }
+        sb.append(")\n");
         return sb.toString();
     }
 

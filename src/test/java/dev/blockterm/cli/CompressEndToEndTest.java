@@ -76,6 +76,25 @@ class CompressEndToEndTest {
     }
 
     @Test
+    void compressesTheBundledCnnThroughTheCli() {
+        Path out = dir.resolve("cnn.bt.onnx");
+        CliRun run = CliRun.of("compress", "models/digits_cnn.onnx", "-o", out.toString(), "-q");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("/2/Conv") && run.out().contains("conv        64 x 32 x 3*3"), run.out());
+        assertChecked(out);
+        CliRun verify = CliRun.of("verify", "models/digits_cnn.onnx", out.toString(), "--inputs",
+                "testdata/digits_img_x.npy", "--labels", "testdata/digits_img_y.npy");
+        assertEquals(0, verify.code(), verify.err());
+        String row = verify.out().lines().filter(l -> l.startsWith("logits")).findFirst().orElseThrow();
+        String[] cells = row.trim().split("\\s+");
+        double original = Double.parseDouble(cells[cells.length - 2]);
+        double compressed = Double.parseDouble(cells[cells.length - 1]);
+        assertTrue(original > 0.95 && compressed > original - 0.05, row);
+        CliRun inspect = CliRun.of("inspect", "models/digits_cnn.onnx");
+        assertTrue(inspect.out().contains("1x1 -> grouped -> 1x1"), inspect.out());
+    }
+
+    @Test
     void theGraphComputesWhatTheFactorsSay() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
         for (Layout layout : new Layout[] {null, Layout.MERGED, Layout.SPLIT, Layout.INPUT_WHOLE}) {

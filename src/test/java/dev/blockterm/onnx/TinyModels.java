@@ -65,6 +65,48 @@ public final class TinyModels {
                 List.of(Weights.tensor("w", new long[] {inputSize, outputSize}, gaussian(inputSize * outputSize, 3), Weights.FLOAT)));
     }
 
+    public static Onnx.AttributeProto intsAttr(String name, long... v) {
+        Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name)
+                .setType(Onnx.AttributeProto.AttributeType.INTS);
+        for (long x : v) {
+            a.addInts(x);
+        }
+        return a.build();
+    }
+
+    public static Onnx.AttributeProto stringAttr(String name, String v) {
+        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.STRING)
+                .setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8(v)).build();
+    }
+
+    /**
+     * One Conv {@code y = conv(x, w) + b} with kernel {@code [cOut, cIn, kernel...]} and the given attributes;
+     * x is {@code [batch, cIn, size, ...]}.
+     */
+    public static Onnx.ModelProto conv(int cOut, int cIn, int[] kernel, int size, double[] weights,
+                                       List<Onnx.AttributeProto> attributes) {
+        long[] dims = new long[2 + kernel.length];
+        dims[0] = cOut;
+        dims[1] = cIn;
+        long[] xDims = new long[2 + kernel.length];
+        xDims[0] = -1;
+        xDims[1] = cIn;
+        int n = cOut * cIn;
+        for (int i = 0; i < kernel.length; i++) {
+            dims[i + 2] = kernel[i];
+            xDims[i + 2] = size;
+            n *= kernel[i];
+        }
+        double[] w = weights != null ? weights : gaussian(n, 11);
+        Onnx.NodeProto node = Onnx.NodeProto.newBuilder().setOpType("Conv").setName("conv").addInput("x").addInput("w")
+                .addInput("b").addOutput("y").addAllAttribute(attributes).build();
+        Onnx.ValueInfoProto y = Onnx.ValueInfoProto.newBuilder().setName("y").setType(Onnx.TypeProto.newBuilder()
+                .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(Weights.FLOAT))).build();
+        return model(13, List.of(input("x", xDims)), List.of(y), List.of(node),
+                List.of(Weights.tensor("w", dims, w, Weights.FLOAT),
+                        Weights.tensor("b", new long[] {cOut}, gaussian(cOut, 12), Weights.FLOAT)));
+    }
+
     /** Only a Relu: nothing to compress. */
     public static Onnx.ModelProto reluOnly() {
         Onnx.NodeProto relu = Onnx.NodeProto.newBuilder().setOpType("Relu").setName("act").addInput("x").addOutput("y").build();

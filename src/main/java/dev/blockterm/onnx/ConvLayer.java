@@ -1,0 +1,59 @@
+package dev.blockterm.onnx;
+
+/**
+ * A {@code Conv} with a constant kernel of shape {@code C_out x C_in x k_1 x ... x k_s} (1-D, 2-D or
+ * 3-D).
+ *
+ * @param nodeIndex   position of the node in the graph
+ * @param name        the layer's name
+ * @param weightName  the kernel's initializer
+ * @param outChannels C_out
+ * @param inChannels  C_in (per group)
+ * @param kernel      spatial kernel sizes
+ * @param strides     spatial strides (1 where absent)
+ * @param skipReason  why the layer cannot be compressed, or null
+ */
+public record ConvLayer(int nodeIndex, String name, String weightName, int outChannels, int inChannels, int[] kernel,
+                        int[] strides, String skipReason) {
+
+    public ConvLayer {
+        kernel = kernel.clone();
+        strides = strides.clone();
+    }
+
+    @Override
+    public int[] kernel() {
+        return kernel.clone();
+    }
+
+    @Override
+    public int[] strides() {
+        return strides.clone();
+    }
+
+    /** Product of the kernel's spatial sizes. */
+    public int kernelSize() {
+        int k = 1;
+        for (int s : kernel) {
+            k *= s;
+        }
+        return k;
+    }
+
+    public long parameters() {
+        return (long) outChannels * inChannels * kernelSize();
+    }
+
+    public String weightShape() {
+        StringBuilder sb = new StringBuilder().append(outChannels).append('x').append(inChannels);
+        for (int k : kernel) {
+            sb.append('x').append(k);
+        }
+        return sb.toString();
+    }
+
+    /** FLOPs per output position of the dense convolution. */
+    public double flopsPerPosition() {
+        return 2.0 * parameters();
+    }
+}

@@ -1,0 +1,119 @@
+package dev.blockterm.rewrite;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Compressor;
+import dev.blockterm.decompose.Initialization;
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TinyModels;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import onnx.Onnx;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Conv layers: the three-convolution chain computes the convolution with the reconstructed kernel. */
+class ConvRewriteTest {
+
+    @TempDir
+    Path dir;
+
+    record Case(String name, int cOut, int cIn, int[] kernel, int size, List<Onnx.AttributeProto> attributes) {
+    }
+
+    static List<Case> cases() {
+        return List.of(
+                new Case("2-D stride 2 pads 1", 12, 10, new int[] {3, 3}, 9,
+                        List.of(TinyModels.intsAttr("strides", 2, 2), TinyModels.intsAttr("pads", 1, 1, 1, 1))),
+                new Case("2-D dilation 2", 12, 10, new int[] {3, 3}, 9,
+                        List.of(TinyModels.intsAttr("dilations", 2, 2), TinyModels.intsAttr("pads", 2, 2, 2, 2))),
+                new Case("2-D stride 2 same-upper", 12, 10, new int[] {3, 3}, 9,
+                        List.of(TinyModels.intsAttr("strides", 2, 2), TinyModels.stringAttr("auto_pad", "SAME_UPPER"))),
+                new Case("2-D 5x3 asymmetric pads", 8, 6, new int[] {5, 3}, 8,
+                        List.of(TinyModels.intsAttr("pads", 2, 0, 1, 1))),
+                new Case("1-D stride 3", 9, 7, new int[] {5}, 20, List.of(TinyModels.intsAttr("strides", 3))),
+                new Case("3-D", 6, 5, new int[] {3, 3, 3}, 5, List.of(TinyModels.intsAttr("pads", 1, 1, 1, 1, 1, 1))));
+    }
+
+    private static CompressionOptions options(int blocks, int rank) {
+        return new CompressionOptions(blocks, new int[] {rank}, 0, null, null, null, 0, 30, 1e-9, 0, 1, 32,
+                Initialization.AUTO, true, List.of());
+    }
+
+    private static double[] run(Path model, Map<String, NpyArray> feeds) {
+        try (ModelRunner r = new ModelRunner(model, 1)) {
+            return r.run(feeds).values().iterator().next().values();
+        }
+    }
+
+    private Map<String, NpyArray> feeds(Path model) {
+        try (ModelRunner r = new ModelRunner(model, 1)) {
+            return r.randomInputs(4, 2);
+        }
+    }
+
+    @Test
+    void fullRanksReproduceTheConvolution() {
+        for (Case c : cases()) {
+            Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+            Path in = dir.resolve("in.onnx");
+            Path out = dir.resolve("out.onnx");
+            ModelFiles.write(model, in, null);
+            Compressor.Result result = new Compressor(options(1, Math.max(c.cOut(), c.cIn())), m -> { })
+                    .compress(model, c.name());
+            assertTrue(result.report().layers().get(0).compressed(), c.name());
+            ModelFiles.write(result.model(), out, in);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(in, feeds), run(out, feeds)), 1e-5, c.name());
+        }
+    }
+
+    @Test
+    void reducedRanksComputeTheReconstructedKernel() {
+        for (Case c : cases()) {
+            Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+            Path in = dir.resolve("in.onnx");
+            Path out = dir.resolve("out.onnx");
+            ModelFiles.write(model, in, null);
+            Compressor.Result result = new Compressor(options(2, 3), m -> { }).compress(model, c.name());
+            ModelFiles.write(result.model(), out, in);
+            // an independent dense Conv (ONNX Runtime's own kernel) with W^ = the reconstructed factors
+            double[] kernel = result.fits().get("conv").fit().model().reconstruct().data();
+            Path reference = dir.resolve("reference.onnx");
+            ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, c.name());
+            assertTrue(relative(run(in, feeds), run(out, feeds)) > 1e-3, c.name() + ": reduced ranks change the output");
+            Onnx.ModelProto written = ModelFiles.read(out);
+            assertEquals(3, written.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv")).count());
+        }
+    }
+
+    @Test
+    void groupedConvolutionStaysDense() {
+        Onnx.ModelProto model = TinyModels.conv(8, 4, new int[] {3, 3}, 6, null, List.of(TinyModels.intAttr("group", 2)));
+        // kernel [8, 4, 3, 3] with group 2: 8 input channels
+        model = model.toBuilder().setGraph(model.getGraph().toBuilder().setInput(0, TinyModels.input("x", -1, 8, 6, 6)))
+                .build();
+        Compressor.Result result = new Compressor(options(1, 2), m -> { }).compress(model, "grouped");
+        assertFalse(result.report().layers().get(0).compressed());
+        assertTrue(result.report().layers().get(0).reason().contains("grouped convolution (group = 2)"));
+    }
+
+    static double relative(double[] expected, double[] actual) {
+        assertEquals(expected.length, actual.length);
+        double d = 0;
+        double n = 0;
+        for (int i = 0; i < expected.length; i++) {
+            d += (expected[i] - actual[i]) * (expected[i] - actual[i]);
+            n += expected[i] * expected[i];
+        }
+        return Math.sqrt(d / n);
+    }
+}
