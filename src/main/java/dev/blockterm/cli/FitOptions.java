@@ -2,6 +2,7 @@ package dev.blockterm.cli;
 
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.tensor.Layout;
 import dev.blockterm.compress.LayerShape;
@@ -59,6 +60,17 @@ final class FitOptions {
             description = "factor sizes for the layers whose name matches (repeatable; e.g. fc1=8x8x8:8x8x8)")
     List<String> shapes = new ArrayList<>();
 
+    @Option(names = "--format", description = "bt, tucker, cp or tt (default: ${DEFAULT-VALUE})")
+    String format = "bt";
+
+    @Option(names = "--ratio", paramLabel = "X",
+            description = "per layer, the least error with compression >= X (searches layout, N and ranks)")
+    double ratio;
+
+    @Option(names = "--max-error", paramLabel = "E",
+            description = "per layer, the fewest parameters with relative weight error <= E")
+    double maxError;
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -72,6 +84,6 @@ final class FitOptions {
         return new CompressionOptions(blocks, ranks, order, layout.equals("auto") ? null : Layout.parse(layout),
                 layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
                 minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
-                shapes.stream().map(LayerShape::parse).toList());
+                shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError);
     }
 }

@@ -1,6 +1,7 @@
 package dev.blockterm.compress;
 
 import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.decompose.Format;
 import dev.blockterm.tensor.Factorization;
 import dev.blockterm.tensor.Layout;
 import dev.blockterm.tensor.Tensorization;
@@ -9,97 +10,204 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The tensorizations tried for a layer, with their block counts and ranks. The user's blocks and
- * ranks apply to the primary tensorization (the merged layout, or the one named by
- * {@code --layout}); under {@code --layout auto} each other one gets the block count (the user's N
- * or 1) and largest uniform rank that use the most of the primary's parameter count without
- * exceeding it, so all candidates are compared at the same budget.
+ * The factored forms tried for a layer: a format, a tensorization, a block count and ranks.
+ *
+ * <p>With explicit ranks, the user's blocks and ranks apply to the primary tensorization (the merged
+ * layout, or the one named by {@code --layout}); under {@code --layout auto} every other
+ * tensorization gets the block count (the user's N or 1) and largest uniform rank that use the most
+ * of the primary's parameter count without exceeding it, so all are compared at the same budget.
+ * With a parameter budget ({@code --ratio}, {@code --max-error}), every tensorization is sized to
+ * that budget the same way.
  */
 final class Candidates {
 
-    /** A tensorization to fit, with its ranks. */
-    record Candidate(Tensorization tensorization, int blocks, int[] ranks) {
+    /** A factored form to fit. For CP the ranks are all 1 and {@code blocks} is the CP rank; for TT the ranks are the d-1 bond ranks. */
+    record Candidate(Format format, Tensorization tensorization, int blocks, int[] ranks) {
         long parameters() {
-            return BlockTerm.parameters(tensorization.modeSizes(), blocks, ranks);
+            return parameters(format, tensorization.modeSizes(), blocks, ranks);
+        }
+
+        static long parameters(Format format, int[] sizes, int blocks, int[] ranks) {
+            if (format == Format.TT) {
+                long p = 0;
+                for (int k = 0; k < sizes.length; k++) {
+                    long left = k == 0 ? 1 : ranks[k - 1];
+                    long right = k == sizes.length - 1 ? 1 : ranks[k];
+                    p += left * sizes[k] * right;
+                }
+                return p;
+            }
+            return BlockTerm.parameters(sizes, blocks, ranks);
+        }
+
+        String ranksText() {
+            return Compressor.ranksText(ranks);
         }
     }
 
     private Candidates() {
     }
 
+    /** The candidates for the user's explicit blocks and ranks. */
     static List<Candidate> of(String layer, int inputSize, int outputSize, CompressionOptions options) {
+        List<Tensorization> all = tensorizations(layer, inputSize, outputSize, options);
+        Tensorization primary = all.get(0);
+        Candidate first = explicit(options.format(), primary, options);
+        if (options.layout() != null) {
+            return List.of(first);
+        }
+        List<Candidate> out = new ArrayList<>(List.of(first));
+        out.addAll(atBudget(all.subList(1, all.size()), options, first.parameters()));
+        return out;
+    }
+
+    /** Every tensorization sized to a parameter budget (those that cannot fit it are left out). */
+    static List<Candidate> forBudget(String layer, int inputSize, int outputSize, CompressionOptions options, long budget) {
+        List<Tensorization> all = tensorizations(layer, inputSize, outputSize, options);
+        return atBudget(options.layout() != null ? all.subList(0, 1) : all, options, budget);
+    }
+
+    /**
+     * The tensorizations of a layer, the primary first: the layout named by {@code --layout} (else
+     * merged), then the others; from {@code --shape} factors where given for the layer.
+     */
+    static List<Tensorization> tensorizations(String layer, int inputSize, int outputSize, CompressionOptions options) {
+        List<Tensorization> all = new ArrayList<>();
         LayerShape given = options.shapeFor(layer);
         if (given != null) {
-            return given(given, inputSize, outputSize, options);
-        }
-        int d = options.order() != 0 ? options.order() : Factorization.defaultOrder(inputSize, outputSize);
-        Layout primaryLayout = options.layout() == null ? Layout.MERGED : options.layout();
-        Tensorization primary = tensorization(primaryLayout, inputSize, outputSize, d);
-        int[] primaryRanks = userRanks(primary, options.ranks());
-        if (options.layout() != null) {
-            return List.of(new Candidate(primary, options.blocks(), primaryRanks));
-        }
-        return atBudget(primary, primaryRanks, List.of(
-                Tensorization.split(inputSize, outputSize, d, d),
-                Tensorization.inputWhole(inputSize, outputSize, 1),
-                Tensorization.inputWhole(inputSize, outputSize, d)), options);
-    }
-
-    /** Candidates from factor sizes given for the layer ({@code --shape}). */
-    private static List<Candidate> given(LayerShape s, int inputSize, int outputSize, CompressionOptions options) {
-        int[] in = s.inputFactors();
-        int[] out = s.outputFactors();
-        List<Tensorization> all = new ArrayList<>();
-        if (in.length == out.length) {
-            all.add(Tensorization.merged(inputSize, outputSize, in, out));
-        }
-        all.add(Tensorization.split(inputSize, outputSize, in, out));
-        all.add(Tensorization.inputWhole(inputSize, outputSize, out));
-        all.add(Tensorization.inputWhole(inputSize, outputSize, new int[] {outputSize}));
-        Layout wanted = options.layout() == null ? all.get(0).layout() : options.layout();
-        Tensorization primary = all.stream().filter(t -> t.layout() == wanted).findFirst().orElseThrow(
-                () -> new IllegalArgumentException("--shape " + s.describe() + ": the merged layout needs as many input "
-                        + "as output factors"));
-        int[] primaryRanks = userRanks(primary, options.ranks());
-        if (options.layout() != null) {
-            return List.of(new Candidate(primary, options.blocks(), primaryRanks));
-        }
-        all.remove(primary);
-        return atBudget(primary, primaryRanks, all, options);
-    }
-
-    private static List<Candidate> atBudget(Tensorization primary, int[] primaryRanks, List<Tensorization> others,
-                                            CompressionOptions options) {
-        List<Candidate> out = new ArrayList<>();
-        out.add(new Candidate(primary, options.blocks(), primaryRanks));
-        long budget = BlockTerm.parameters(primary.modeSizes(), options.blocks(), primaryRanks);
-        for (Tensorization t : others) {
-            if (out.stream().anyMatch(c -> c.tensorization().equals(t))) {
-                continue;
+            int[] in = given.inputFactors();
+            int[] out = given.outputFactors();
+            if (in.length == out.length) {
+                all.add(Tensorization.merged(inputSize, outputSize, in, out));
             }
-            // N blocks of small ranks, or one block of larger ranks: whichever uses more of the budget
-            // (in the plain-matrix layout N blocks of rank r are one block of rank N r, so N = 1 loses nothing)
-            Candidate best = null;
-            for (int blocks : new int[] {options.blocks(), 1}) {
-                int[] ranks = ranksForBudget(t.modeSizes(), blocks, budget);
-                Candidate c = ranks == null ? null : new Candidate(t, blocks, ranks);
-                if (c != null && (best == null || c.parameters() > best.parameters())) {
-                    best = c;
+            all.add(Tensorization.split(inputSize, outputSize, in, out));
+            all.add(Tensorization.inputWhole(inputSize, outputSize, out));
+            all.add(Tensorization.inputWhole(inputSize, outputSize, new int[] {outputSize}));
+        } else {
+            int d = options.order() != 0 ? options.order() : Factorization.defaultOrder(inputSize, outputSize);
+            all.add(Tensorization.merged(inputSize, outputSize, d));
+            all.add(Tensorization.split(inputSize, outputSize, d, d));
+            all.add(Tensorization.inputWhole(inputSize, outputSize, 1));
+            all.add(Tensorization.inputWhole(inputSize, outputSize, d));
+        }
+        List<Tensorization> distinct = new ArrayList<>();
+        for (Tensorization t : all) {
+            if (!distinct.contains(t)) {
+                distinct.add(t);
+            }
+        }
+        Layout wanted = options.layout() == null ? Layout.MERGED : options.layout();
+        Tensorization primary = distinct.stream().filter(t -> t.layout() == wanted).findFirst().orElseThrow(
+                () -> new IllegalArgumentException("--layout " + wanted.label() + ": not possible with --shape "
+                        + given.describe() + " (the merged layout needs as many input as output factors)"));
+        distinct.remove(primary);
+        distinct.add(0, primary);
+        return distinct;
+    }
+
+    /** The user's blocks and ranks in this format on this tensorization. */
+    static Candidate explicit(Format format, Tensorization t, CompressionOptions options) {
+        int[] sizes = t.modeSizes();
+        int[] ranks = options.ranks();
+        return switch (format) {
+            case BT -> new Candidate(format, t, options.blocks(), userRanks(t, ranks));
+            case TUCKER -> new Candidate(format, t, 1, userRanks(t, ranks));
+            case CP -> {
+                if (ranks.length != 1) {
+                    throw new IllegalArgumentException("--rank: the CP rank is one number, found " + Arrays.toString(ranks));
                 }
+                int[] ones = new int[sizes.length];
+                Arrays.fill(ones, 1);
+                yield new Candidate(format, t, ranks[0], ones);
             }
-            if (best != null) {
-                out.add(best);
+            case TT -> {
+                int[] tt;
+                if (ranks.length == 1) {
+                    tt = ttRanks(sizes, ranks[0]);
+                } else if (ranks.length == sizes.length - 1) {
+                    tt = ranks.clone();
+                } else {
+                    throw new IllegalArgumentException("--rank: expected 1 or " + (sizes.length - 1)
+                            + " TT ranks for " + t.describe() + ", found " + ranks.length);
+                }
+                yield new Candidate(format, t, 1, tt);
+            }
+        };
+    }
+
+    private static List<Candidate> atBudget(List<Tensorization> tensorizations, CompressionOptions options, long budget) {
+        List<Candidate> out = new ArrayList<>();
+        for (Tensorization t : tensorizations) {
+            Candidate c = largestUnder(options.format(), t, options.blocks(), budget);
+            if (c != null) {
+                out.add(c);
             }
         }
         return out;
     }
 
-    static Tensorization tensorization(Layout layout, int inputSize, int outputSize, int d) {
-        return switch (layout) {
-            case MERGED -> Tensorization.merged(inputSize, outputSize, d);
-            case SPLIT -> Tensorization.split(inputSize, outputSize, d, d);
-            case INPUT_WHOLE -> Tensorization.inputWhole(inputSize, outputSize, Math.max(1, d - 1));
-        };
+    /** The candidate of this format and tensorization with the most parameters within the budget, or null. */
+    static Candidate largestUnder(Format format, Tensorization t, int userBlocks, long budget) {
+        int[] sizes = t.modeSizes();
+        Candidate best = null;
+        int max = Arrays.stream(sizes).max().orElse(1);
+        switch (format) {
+            case CP -> {
+                long perRank = 1;
+                for (int s : sizes) {
+                    perRank += s;
+                }
+                int rank = (int) Math.min(Integer.MAX_VALUE, budget / perRank);
+                if (rank >= 1) {
+                    int[] ones = new int[sizes.length];
+                    Arrays.fill(ones, 1);
+                    best = new Candidate(format, t, rank, ones);
+                }
+            }
+            case TT -> {
+                for (int r = 1; r <= max; r++) {
+                    Candidate c = new Candidate(format, t, 1, ttRanks(sizes, r));
+                    if (c.parameters() > budget) {
+                        break;
+                    }
+                    best = c;
+                }
+            }
+            default -> {
+                // N blocks of small ranks, or one block of larger ranks: whichever uses more of the budget
+                // (in the plain-matrix layout N blocks of rank r are one block of rank N r, so N = 1 loses nothing)
+                int[] blockCounts = format == Format.TUCKER ? new int[] {1} : new int[] {userBlocks, 1};
+                for (int blocks : blockCounts) {
+                    for (int r = 1; r <= max; r++) {
+                        Candidate c = new Candidate(format, t, blocks, feasible(sizes, r));
+                        if (c.parameters() > budget) {
+                            break;
+                        }
+                        if (best == null || c.parameters() > best.parameters()) {
+                            best = c;
+                        }
+                    }
+                }
+            }
+        }
+        return best;
+    }
+
+    /** TT rank r on every bond, capped at what each bond can carry. */
+    static int[] ttRanks(int[] sizes, int r) {
+        int[] ranks = new int[sizes.length - 1];
+        for (int k = 0; k < ranks.length; k++) {
+            long left = 1;
+            for (int j = 0; j <= k; j++) {
+                left *= sizes[j];
+            }
+            long right = 1;
+            for (int j = k + 1; j < sizes.length; j++) {
+                right *= sizes[j];
+            }
+            ranks[k] = (int) Math.min(r, Math.min(left, right));
+        }
+        return ranks;
     }
 
     /** The user's ranks: one for all modes (capped to each mode), or one per mode (refused when impossible). */
@@ -122,20 +230,6 @@ final class Candidates {
             }
         }
         return r;
-    }
-
-    /** The largest uniform rank (capped per mode to what the mode allows) within the budget, or null. */
-    static int[] ranksForBudget(int[] sizes, int blocks, long budget) {
-        int[] best = null;
-        int max = Arrays.stream(sizes).max().orElse(1);
-        for (int r = 1; r <= max; r++) {
-            int[] ranks = feasible(sizes, r);
-            if (BlockTerm.parameters(sizes, blocks, ranks) > budget) {
-                break;
-            }
-            best = ranks;
-        }
-        return best;
     }
 
     /** Rank r in every mode, capped at the mode size and at the product of the other ranks. */

@@ -1,6 +1,7 @@
 package dev.blockterm.compress;
 
 import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.tensor.Layout;
 import java.util.Arrays;
@@ -25,11 +26,14 @@ import java.util.regex.Pattern;
  * @param init          ALS initialization
  * @param force         replace layers even where the factored form is no smaller or no cheaper
  * @param shapes        factor sizes given per layer (the first match wins)
+ * @param format        bt, tucker, cp or tt
+ * @param ratio         per layer, the least error with compression >= ratio (0: unset)
+ * @param maxError      per layer, the fewest parameters with relative error <= maxError (0: unset)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
-                                 List<LayerShape> shapes) {
+                                 List<LayerShape> shapes, Format format, double ratio, double maxError) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -62,6 +66,18 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         // the ALS stopping rule is validated where it lives
         new BlockTermConfig(blocks, new int[] {1, 1}, maxSweeps, tolerance, seed, init, 1);
+        if (format == null) {
+            throw new IllegalArgumentException("--format: expected bt, tucker, cp or tt");
+        }
+        if (ratio != 0 && !(ratio > 1)) {
+            throw new IllegalArgumentException("--ratio: expected > 1, found " + ratio);
+        }
+        if (maxError != 0 && !(maxError > 0 && maxError < 1)) {
+            throw new IllegalArgumentException("--max-error: expected between 0 and 1, found " + maxError);
+        }
+        if (ratio != 0 && maxError != 0) {
+            throw new IllegalArgumentException("--ratio and --max-error: choose one");
+        }
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
     }
@@ -69,27 +85,37 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     public static CompressionOptions defaults() {
         return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
                 BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false, List.of());
+                Initialization.AUTO, false, List.of(), Format.BT, 0, 0);
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
         return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
         return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
     }
 
     public CompressionOptions withForce(boolean newForce) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce, shapes);
+                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError);
+    }
+
+    public CompressionOptions withFormat(Format newFormat) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError);
+    }
+
+    public CompressionOptions withTarget(double newRatio, double newMaxError) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError);
     }
 
     /** The factor sizes given for this layer, or null. */
@@ -125,6 +151,13 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         sb.append(" --min-params ").append(minParams).append(" --max-sweeps ").append(maxSweeps).append(" --tol ")
                 .append(tolerance).append(" --seed ").append(seed).append(" --threads ").append(threads)
                 .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
+        sb.append(" --format ").append(format.label());
+        if (ratio != 0) {
+            sb.append(" --ratio ").append(ratio);
+        }
+        if (maxError != 0) {
+            sb.append(" --max-error ").append(maxError);
+        }
         if (force) {
             sb.append(" --force");
         }

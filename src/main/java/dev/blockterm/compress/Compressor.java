@@ -50,7 +50,7 @@ public final class Compressor {
     }
 
     /** A layer's chosen fit; the tensorization is null for a Conv (its kernel is read as C_out x C_in x K). */
-    public record LayerFit(String layer, Tensorization tensorization, FitResult fit) {
+    public record LayerFit(String layer, Tensorization tensorization, FitResult<?> fit) {
     }
 
     private final CompressionOptions options;
@@ -141,70 +141,77 @@ public final class Compressor {
         }
     }
 
+    /** Ratios tried by --max-error, from the most compressed down. */
+    static final double[] RATIO_GRID = {128, 90, 64, 45, 32, 22.6, 16, 11.3, 8, 5.66, 4, 2.83, 2, 1.41};
+
     private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
-        double flopsBefore = 2.0 * layer.inputSize() * layer.outputSize();
+        double flopsBefore = 2.0 * layer.parameters();
         String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
         if (skip != null) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
         long started = System.nanoTime();
-        double[] w = Graphs.weightMatrix(layer, weight);
-        List<Candidates.Candidate> candidates;
+        LinearFitter fitter = new LinearFitter(layer, Graphs.weightMatrix(layer, weight), options, progress);
+        LinearFitter.Attempt attempt;
+        String selection = null;
+        List<Alternative> tried = new ArrayList<>();
         try {
-            candidates = Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options);
+            if (options.maxError() > 0) {
+                attempt = null;
+                for (double ratio : RATIO_GRID) {
+                    long budget = (long) Math.floor(layer.parameters() / ratio);
+                    LinearFitter.Attempt a = fitter.fit(Candidates.forBudget(layer.name(), layer.inputSize(),
+                            layer.outputSize(), options, budget));
+                    tried.addAll(a.tried());
+                    if (a.best() != null && a.best().fit().relativeError() <= options.maxError()) {
+                        attempt = a;
+                        selection = String.format(Locale.ROOT, "--max-error %.4g: the most compressed setting tried "
+                                + "(ratios %.0fx down in steps of 1.41x) with error <= %.4g is at %.1fx", options.maxError(),
+                                RATIO_GRID[0], options.maxError(), ratio);
+                        break;
+                    }
+                }
+                if (attempt == null) {
+                    attempt = new LinearFitter.Attempt(null, null, null, List.of(), String.format(Locale.ROOT,
+                            "no setting down to %.2fx reaches --max-error %.4g", RATIO_GRID[RATIO_GRID.length - 1],
+                            options.maxError()));
+                }
+            } else if (options.ratio() > 0) {
+                long budget = (long) Math.floor(layer.parameters() / options.ratio());
+                attempt = fitter.fit(Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options,
+                        budget));
+                tried.addAll(attempt.tried());
+                selection = String.format(Locale.ROOT, "--ratio %.4g: the least error of %d candidates with at most %d "
+                        + "parameters", options.ratio(), attempt.tried().size(), budget);
+                if (attempt.tried().isEmpty()) {
+                    attempt = new LinearFitter.Attempt(null, null, null, List.of(), "no factored form fits "
+                            + budget + " parameters (--ratio " + options.ratio() + ")");
+                }
+            } else {
+                attempt = fitter.fit(Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options));
+                tried.addAll(attempt.tried());
+            }
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
         }
-        List<Alternative> tried = new ArrayList<>();
-        LayerFit best = null;
-        ContractionPlan bestPlan = null;
-        String firstRefusal = null;
-        for (Candidates.Candidate c : candidates) {
-            Tensorization tz = c.tensorization();
-            long params = c.parameters();
-            ContractionPlan plan = LinearRewriter.plan(layer, tz, c.blocks(), c.ranks(), options.expectedBatch());
-            String refusal = null;
-            if (params >= layer.parameters()) {
-                refusal = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
-            } else if (plan.flopsPerSample() >= flopsBefore) {
-                refusal = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/sample)",
-                        plan.flopsPerSample(), flopsBefore);
-            }
-            if (refusal != null && !options.force()) {
-                firstRefusal = firstRefusal == null ? refusal : firstRefusal;
-                tried.add(new Alternative(tz.layout().label(), tz.describe(), c.blocks(), ranksText(c.ranks()), params,
-                        plan.flopsPerSample(), Double.NaN, "not fitted: " + refusal));
-                continue;
-            }
-            progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as " + tz.layout().label() + " "
-                     + tz.describe() + ", N=" + c.blocks() + ", ranks " + Arrays.toString(c.ranks()));
-            BlockTermConfig config = new BlockTermConfig(c.blocks(), c.ranks(), options.maxSweeps(),
-                    options.tolerance(), options.seed(), options.init(), 1);
-            FitResult fit = BlockTermAls.fit(tz.tensorize(w), config);
-            tried.add(new Alternative(tz.layout().label(), tz.describe(), c.blocks(), ranksText(c.ranks()), params,
-                    plan.flopsPerSample(), fit.relativeError(), tz.padded() ? "padded" : ""));
-            if (best == null || fit.relativeError() < best.fit().relativeError()) {
-                best = new LayerFit(layer.name(), tz, fit);
-                bestPlan = plan;
-            }
-        }
         double seconds = (System.nanoTime() - started) / 1e9;
-        if (best == null) {
-            String reason = candidates.size() == 1 ? "factored form is " + firstRefusal
-                    : "no layout is both smaller and cheaper to run (the first is " + firstRefusal + ")";
+        if (attempt.best() == null) {
+            String reason = attempt.refusal() == null ? "no candidate" : tried.size() <= 1 && attempt.refusal() != null
+                    && !attempt.refusal().startsWith("no ") ? "factored form is " + attempt.refusal()
+                    : attempt.refusal().startsWith("no ") ? attempt.refusal()
+                    : "no candidate is both smaller and cheaper to run (the first is " + attempt.refusal() + ")";
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, reason, tried, seconds));
         }
-        long after = best.fit().model().parameters();
-        double flopsAfter = bestPlan.flopsPerSample();
-        Tensorization tz = best.tensorization();
-        FitResult fit = best.fit();
+        LayerFit chosen = attempt.best();
+        Tensorization tz = chosen.tensorization();
+        FitResult<?> fit = chosen.fit();
         LayerReport report = new LayerReport(layer.name(), layer.op(), layer.weightShape(), true, null,
-                tz.layout().label(), tz.describe(), tz.padded(), fit.model().blocks(), ranksText(fit.model().ranks()),
-                layer.parameters(), after, fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
-                flopsAfter, tried);
-        LayerFit chosen = best;
+                attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
+                attempt.chosen().blocks(), fit.model().ranksText(), layer.parameters(), fit.model().parameters(),
+                fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
+                attempt.plan().flopsPerSample(), tried, selection);
         return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
                 m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()));
     }
@@ -244,18 +251,18 @@ public final class Compressor {
         if (refusal != null && !options.force()) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
                     layer.weightShape(), layer.parameters(), flopsBefore, refusal,
-                    List.of(new Alternative("conv", tensorization, blocks, ranksText, params, flopsAfter, Double.NaN,
+                    List.of(new Alternative("bt conv", tensorization, blocks, ranksText, params, flopsAfter, Double.NaN,
                             "not fitted")), 0));
         }
         long started = System.nanoTime();
         progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 convolutions, N="
                 + blocks + ", ranks " + java.util.Arrays.toString(ranks));
-        FitResult fit = BlockTermAls.fit(ConvRewriter.tensorize(layer, Weights.values(weight)),
+        FitResult<BlockTerm> fit = BlockTermAls.fit(ConvRewriter.tensorize(layer, Weights.values(weight)),
                 new BlockTermConfig(blocks, ranks, options.maxSweeps(), options.tolerance(), options.seed(), options.init(), 1));
         double seconds = (System.nanoTime() - started) / 1e9;
-        LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, "conv", tensorization,
+        LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, "bt conv", tensorization,
                 false, blocks, ranksText, layer.parameters(), params, fit.relativeError(), fit.sweeps(), fit.converged(),
-                seconds, flopsBefore, flopsAfter, List.of());
+                seconds, flopsBefore, flopsAfter, List.of(), null);
         return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
                 m -> ConvRewriter.rewrite(m, layer, fit.model()));
     }

@@ -1,5 +1,6 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.decompose.Format;
 import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
@@ -42,10 +43,11 @@ public final class Plans {
             for (int i = 0; i < candidates.size(); i++) {
                 Candidates.Candidate c = candidates.get(i);
                 long params = c.parameters();
-                double flops = LinearRewriter.plan(layer, c.tensorization(), c.blocks(), c.ranks(),
+                double flops = LinearRewriter.plan(layer, c.tensorization(), c.format() == Format.TT, c.blocks(), c.ranks(),
                         options.expectedBatch()).flopsPerSample();
                 sb.append(i == 0 ? "" : String.format(Locale.ROOT, "%-46s", "")).append(String.format(Locale.ROOT,
-                        "%-11s %-24s N=%d %-10s -> %d, %.1fx, %.0f vs %.0f%s%n", c.tensorization().layout().label(),
+                        "%-18s %-24s N=%d %-10s -> %d, %.1fx, %.0f vs %.0f%s%n",
+                        c.format().label() + " " + c.tensorization().layout().label(),
                         c.tensorization().describe(), c.blocks(), Compressor.ranksText(c.ranks()), params,
                         (double) layer.parameters() / params, flops, 2.0 * layer.parameters(),
                         c.tensorization().padded() ? " (padded)" : ""));

@@ -8,7 +8,7 @@ import java.util.List;
  * (De Lathauwer 2008, "Decompositions of a higher-order tensor in block terms").
  * Parameters: {@code N (sum_k S_k R_k + prod_k R_k)}.
  */
-public record BlockTerm(List<Term> terms) {
+public record BlockTerm(List<Term> terms) implements Decomposition {
 
     public BlockTerm {
         terms = List.copyOf(terms);
@@ -39,6 +39,7 @@ public record BlockTerm(List<Term> terms) {
         return terms.get(0).core().shape();
     }
 
+    @Override
     public long parameters() {
         long p = 0;
         for (Term t : terms) {
@@ -59,6 +60,17 @@ public record BlockTerm(List<Term> terms) {
         return blocks * perBlock;
     }
 
+    @Override
+    public String ranksText() {
+        StringBuilder sb = new StringBuilder();
+        int[] r = ranks();
+        for (int i = 0; i < r.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(r[i]);
+        }
+        return sb.toString();
+    }
+
+    @Override
     public Tensor reconstruct() {
         Tensor sum = terms.get(0).reconstruct();
         for (int n = 1; n < terms.size(); n++) {

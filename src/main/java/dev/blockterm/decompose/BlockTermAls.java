@@ -34,20 +34,20 @@ public final class BlockTermAls {
     private BlockTermAls() {
     }
 
-    public static FitResult fit(Tensor t, BlockTermConfig config) {
+    public static FitResult<BlockTerm> fit(Tensor t, BlockTermConfig config) {
         config.validateFor(t.shape());
-        FitResult best = null;
+        FitResult<BlockTerm> best = null;
         for (int s = 0; s < config.starts(); s++) {
             // AUTO tries the algebraic start where it applies and the greedy one, keeping the better fit:
             // the algebraic start is exact on block-term data but can be poor on trained weights
             boolean both = config.init() == Initialization.AUTO
                     && AlgebraicStart.modes(t.shape(), config.blocks(), config.ranks()).isPresent();
-            List<FitResult> fits = new ArrayList<>();
+            List<FitResult<BlockTerm>> fits = new ArrayList<>();
             fits.add(fitOnce(t, both ? config.withInit(Initialization.ALGEBRAIC) : config, config.seed() + s));
             if (both && fits.get(0).relativeError() > 1e-10) {
                 fits.add(fitOnce(t, config.withInit(Initialization.GREEDY), config.seed() + s));
             }
-            for (FitResult r : fits) {
+            for (FitResult<BlockTerm> r : fits) {
                 if (best == null || r.relativeError() < best.relativeError()) {
                     best = r;
                 }
@@ -56,7 +56,7 @@ public final class BlockTermAls {
         return best;
     }
 
-    private static FitResult fitOnce(Tensor t, BlockTermConfig config, long seed) {
+    private static FitResult<BlockTerm> fitOnce(Tensor t, BlockTermConfig config, long seed) {
         long started = System.nanoTime();
         Random random = new Random(seed);
         int[] ranks = config.ranks();
@@ -109,7 +109,7 @@ public final class BlockTermAls {
         BlockTerm model = new BlockTerm(terms);
         double finalError = normT == 0 ? 0 : t.minus(model.reconstruct()).norm() / normT;
         double[] history = errors.stream().mapToDouble(Double::doubleValue).toArray();
-        return new FitResult(model, history, sweeps, converged, finalError, used,
+        return new FitResult<>(model, history, sweeps, converged, finalError, used,
                 (System.nanoTime() - started) / 1e9);
     }
 

@@ -31,14 +31,14 @@ public record CompressionReport(String model, String version, String options, Li
     /** The per-layer table and totals, as printed on stdout. */
     public String table() {
         StringBuilder sb = new StringBuilder();
-        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-11s %-26s %3s %-10s %17s %7s %9s %6s %7s %21s",
+        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %6s %7s %21s",
                 "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err",
                 "sweeps", "seconds", "FLOPs/sample");
         sb.append(header).append('\n');
         for (LayerReport l : layers) {
             if (l.compressed()) {
                 sb.append(String.format(Locale.ROOT,
-                        "%-14s %-6s %-9s %-11s %-26s %3d %-10s %17s %6.1fx %9.4f %6s %7.2f %21s%n",
+                        "%-14s %-6s %-9s %-14s %-26s %3d %-10s %17s %6.1fx %9.4f %6s %7.2f %21s%n",
                         l.name(), l.op(), l.weightShape(), l.layout(), l.tensorization() + (l.padded() ? " (pad)" : ""),
                         l.blocks(), l.ranks(), l.paramsBefore() + " -> " + l.paramsAfter(), l.ratio(),
                         l.relativeError(), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
@@ -47,8 +47,11 @@ public record CompressionReport(String model, String version, String options, Li
                 sb.append(String.format(Locale.ROOT, "%-14s %-6s %-9s dense: %s%n", l.name(), l.op(), l.weightShape(),
                         l.reason()));
             }
+            if (l.selection() != null) {
+                sb.append("    chosen by ").append(l.selection()).append('\n');
+            }
             for (Alternative a : l.alternatives()) {
-                sb.append(String.format(Locale.ROOT, "    %-11s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
+                sb.append(String.format(Locale.ROOT, "    %-14s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
                         a.layout(), a.tensorization(), a.blocks(), a.ranks(), a.parameters(), human(a.flopsPerSample()),
                         Double.isNaN(a.relativeError()) ? "-" : String.format(Locale.ROOT, "%.4f", a.relativeError()),
                         a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));

@@ -10,7 +10,7 @@ import java.util.List;
  * @param weightShape     {@code I x J}
  * @param compressed      whether the layer was replaced
  * @param reason          why it stayed dense (null when compressed)
- * @param layout          the layout kept
+ * @param layout          the format and layout kept, e.g. {@code bt merged}
  * @param tensorization   mode sizes, e.g. {@code 8*8 x 8*8 x 8*8}
  * @param padded          whether the weight was padded to balance its factors
  * @param blocks          N
@@ -23,12 +23,14 @@ import java.util.List;
  * @param seconds         fitting time for all layouts tried
  * @param flopsBefore     FLOPs per sample of the dense product
  * @param flopsAfter      FLOPs per sample of the factored contraction
- * @param alternatives    every layout fitted, the kept one included
+ * @param alternatives    every candidate tried, the kept one included
+ * @param selection       how the setting was chosen ({@code --ratio}, {@code --max-error}), or null
  */
 public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
                           String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
                           long paramsAfter, double relativeError, int sweeps, boolean converged, double seconds,
-                          double flopsBefore, double flopsAfter, List<Alternative> alternatives) {
+                          double flopsBefore, double flopsAfter, List<Alternative> alternatives,
+                          String selection) {
 
     public LayerReport {
         alternatives = List.copyOf(alternatives);
@@ -37,7 +39,7 @@ public record LayerReport(String name, String op, String weightShape, boolean co
     public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
                                     List<Alternative> tried, double seconds) {
         return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, 0,
-                false, seconds, flops, flops, tried);
+                false, seconds, flops, flops, tried, null);
     }
 
     public double ratio() {

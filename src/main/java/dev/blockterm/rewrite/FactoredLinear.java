@@ -107,7 +107,7 @@ public final class FactoredLinear {
         return new TensorNetwork(operands, output, sizes, BATCH);
     }
 
-    private static String leg(Tensorization tz, int l) {
+    static String leg(Tensorization tz, int l) {
         return l < tz.inputLegs() ? "i" + l : "j" + (l - tz.inputLegs());
     }
 }

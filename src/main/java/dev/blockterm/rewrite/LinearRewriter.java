@@ -1,6 +1,8 @@
 package dev.blockterm.rewrite;
 
 import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.decompose.Decomposition;
+import dev.blockterm.decompose.TensorTrain;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.onnx.Weights;
@@ -26,12 +28,18 @@ public final class LinearRewriter {
     private LinearRewriter() {
     }
 
-    /** The contraction plan alone (for costing a candidate without emitting it). */
-    public static ContractionPlan plan(LinearLayer layer, Tensorization tz, int blocks, int[] ranks, long expectedBatch) {
-        return ContractionPlan.optimal(FactoredLinear.network(layer.name(), "x", tz, blocks, ranks, expectedBatch));
+    /**
+     * The contraction plan alone (for costing a candidate without fitting it): a tensor train when
+     * {@code tensorTrain}, else a block term of {@code blocks} blocks.
+     */
+    public static ContractionPlan plan(LinearLayer layer, Tensorization tz, boolean tensorTrain, int blocks, int[] ranks,
+                                       long expectedBatch) {
+        return ContractionPlan.optimal(tensorTrain
+                ? TensorTrainLinear.network(layer.name(), "x", tz, ranks, expectedBatch)
+                : FactoredLinear.network(layer.name(), "x", tz, blocks, ranks, expectedBatch));
     }
 
-    public static Replacement rewrite(Onnx.ModelProto model, LinearLayer layer, Tensorization tz, BlockTerm bt,
+    public static Replacement rewrite(Onnx.ModelProto model, LinearLayer layer, Tensorization tz, Decomposition factored,
                                       long expectedBatch) {
         Onnx.GraphProto graph = model.getGraph();
         Onnx.NodeProto node = graph.getNode(layer.nodeIndex());
@@ -42,7 +50,9 @@ public final class LinearRewriter {
         double beta = gemm ? Graphs.floatAttribute(node, "beta", 1f) : 1.0;
 
         GraphBuilder g = new GraphBuilder(layer.name(), Graphs.opset(model));
-        List<Onnx.TensorProto> factors = FactoredLinear.initializers(layer.name(), tz, bt, alpha, dataType);
+        List<Onnx.TensorProto> factors = factored instanceof TensorTrain tt
+                ? TensorTrainLinear.initializers(layer.name(), tz, tt, alpha, dataType)
+                : FactoredLinear.initializers(layer.name(), tz, (BlockTerm) factored, alpha, dataType);
         factors.forEach(g::addInitializer);
 
         String x = node.getInput(0);
@@ -61,7 +71,10 @@ public final class LinearRewriter {
         }
         String xt = tz.inputLegs() == 1 ? flat : g.reshape(flat, inShape);
 
-        TensorNetwork net = FactoredLinear.network(layer.name(), xt, tz, bt.blocks(), bt.ranks(), expectedBatch);
+        TensorNetwork net = factored instanceof TensorTrain tt
+                ? TensorTrainLinear.network(layer.name(), xt, tz, tt.ranks(), expectedBatch)
+                : FactoredLinear.network(layer.name(), xt, tz, ((BlockTerm) factored).blocks(),
+                        ((BlockTerm) factored).ranks(), expectedBatch);
         ContractionPlan plan = ContractionPlan.optimal(net);
         String y = NetworkEmitter.emit(g, plan);
         if (tz.outputLegs() > 1) {

@@ -75,12 +75,53 @@ class CliOptionsTest {
     }
 
     @Test
+    void ratioAndMaxErrorChooseTheSettingPerLayer() {
+        for (String format : new String[] {"bt", "tt"}) {
+            CliRun ratio = compress("r-" + format + ".onnx", "--ratio", "8", "--format", format, "--max-sweeps", "20",
+                    "--report", dir.resolve("r.json").toString());
+            for (dev.blockterm.report.LayerReport l : layers(ratio)) {
+                assertTrue(!l.compressed() || l.ratio() >= 8, format + " " + l.name() + " at " + l.ratio() + "x");
+            }
+            assertTrue(ratio.out().contains("chosen by --ratio 8"), ratio.out());
+        }
+        CliRun error = compress("e.onnx", "--max-error", "0.3", "--max-sweeps", "20");
+        assertTrue(error.out().contains("chosen by --max-error 0.3"), error.out());
+        for (dev.blockterm.report.LayerReport l : layers(error)) {
+            assertTrue(!l.compressed() || l.relativeError() <= 0.3, l.name() + " error " + l.relativeError());
+        }
+        CliRun both = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--max-error", "0.1");
+        assertEquals(1, both.code());
+        assertTrue(both.err().contains("choose one"), both.err());
+        CliRun cp = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--format", "cp", "--rank", "4,4");
+        assertEquals(1, cp.code());
+        assertTrue(cp.err().contains("the CP rank is one number"), cp.err());
+    }
+
+    /** The layer rows of a run's report, read back from the table (name, ratio, error). */
+    private static List<dev.blockterm.report.LayerReport> layers(CliRun run) {
+        List<dev.blockterm.report.LayerReport> out = new java.util.ArrayList<>();
+        for (String line : run.out().lines().toList()) {
+            String[] c = line.trim().split("\\s+");
+            if (line.startsWith("/") && line.contains(" -> ") && !line.contains("dense:")) {
+                int arrow = java.util.Arrays.asList(c).indexOf("->");
+                long before = Long.parseLong(c[arrow - 1]);
+                long after = Long.parseLong(c[arrow + 1]);
+                double error = Double.parseDouble(c[arrow + 3]);
+                out.add(new dev.blockterm.report.LayerReport(c[0], c[1], c[2], true, null, "", "", false, 0, "", before,
+                        after, error, 0, true, 0, 0, 0, List.of(), null));
+            }
+        }
+        assertTrue(!out.isEmpty(), run.out());
+        return out;
+    }
+
+    @Test
     void inspectListsWhatCompressWouldDo() {
         CliRun run = CliRun.of("inspect", MLP);
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("3 candidate layer(s); opset 13"), run.out());
-        assertTrue(run.out().contains("merged      8*8 x 8*8 x 8*8"), run.out());
-        assertTrue(run.out().contains("input-whole 512 x 512"), run.out());
+        assertTrue(run.out().matches("(?s).*bt merged\\s+8\\*8 x 8\\*8 x 8\\*8.*"), run.out());
+        assertTrue(run.out().matches("(?s).*bt input-whole\\s+512 x 512 .*"), run.out());
     }
 
     @Test
