@@ -2,6 +2,7 @@ package dev.blockterm.cli;
 
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.FormatComparison;
 import dev.blockterm.compress.Plans;
 import dev.blockterm.onnx.ModelFiles;
 import java.io.PrintWriter;
@@ -29,6 +30,13 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
     boolean verbose;
 
+    @Option(names = "--compare", description = "fit every format (bt, tucker, cp, tt) at the same parameter budget "
+            + "per layer and print their errors side by side")
+    boolean compare;
+
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
+    boolean quiet;
+
     @Mixin
     FitOptions fit;
 
@@ -53,6 +61,10 @@ final class InspectCommand implements Callable<Integer> {
             out.print(table);
         } else {
             out.print(Plans.table(m, options));
+        }
+        if (compare) {
+            out.println();
+            out.print(FormatComparison.table(m, options, quiet ? x -> { } : x -> spec.commandLine().getErr().println(x)));
         }
         out.flush();
         return 0;

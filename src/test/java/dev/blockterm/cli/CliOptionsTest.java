@@ -125,6 +125,22 @@ class CliOptionsTest {
     }
 
     @Test
+    void inspectCompareFitsEveryFormatAtOneBudget() {
+        CliRun run = CliRun.of("inspect", MLP, "--compare", "-q", "--max-sweeps", "10");
+        assertEquals(0, run.code(), run.err());
+        String row = run.out().lines().filter(l -> l.startsWith("/2/Gemm") && l.contains("8192")).findFirst().orElseThrow();
+        // four formats, each an error, a parameter count within the budget and a layout
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d\\.\\d{4}), (\\d+), ").matcher(row);
+        int found = 0;
+        while (m.find()) {
+            found++;
+            assertTrue(Long.parseLong(m.group(2)) <= 8192, row);
+            assertTrue(Double.parseDouble(m.group(1)) < 1, row);
+        }
+        assertEquals(4, found, row);
+    }
+
+    @Test
     void verifyWithSeededRandomInputs() {
         compress("a.onnx", "--max-sweeps", "5");
         CliRun run = CliRun.of("verify", MLP, dir.resolve("a.onnx").toString(), "--seed", "3", "--random-batch", "8");
