@@ -128,7 +128,7 @@ class CliOptionsTest {
     void inspectCompareFitsEveryFormatAtOneBudget() {
         CliRun run = CliRun.of("inspect", MLP, "--compare", "-q", "--max-sweeps", "10");
         assertEquals(0, run.code(), run.err());
-        String row = run.out().lines().filter(l -> l.startsWith("/2/Gemm") && l.contains("8192")).findFirst().orElseThrow();
+        String row = run.out().lines().filter(l -> l.startsWith("/2/Gemm") && l.contains(" 8192  ")).findFirst().orElseThrow();
         // four formats, each an error, a parameter count within the budget and a layout
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d\\.\\d{4}), (\\d+), ").matcher(row);
         int found = 0;
