@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.concurrent.Callable;
 import onnx.Onnx;
 import picocli.CommandLine.Command;
@@ -58,7 +57,7 @@ final class CompressCommand implements Callable<Integer> {
         if (report != null) {
             Path temp = Files.createTempFile(report.toAbsolutePath().getParent(), ".report", ".part");
             Files.writeString(temp, Json.of(result.report()), StandardCharsets.UTF_8);
-            Files.move(temp, report, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            ModelFiles.publish(temp, report);
         }
         spec.commandLine().getOut().print(result.report().table());
         spec.commandLine().getOut().flush();

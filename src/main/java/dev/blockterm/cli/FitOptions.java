@@ -71,6 +71,11 @@ final class FitOptions {
             description = "per layer, the fewest parameters with relative weight error <= E")
     double maxError;
 
+    @Option(names = "--weights", paramLabel = "REGEX",
+            description = "also store these initializers factored and rebuild them at load (e.g. an embedding table);"
+                    + " LSTM/GRU/RNN W and R are always candidates")
+    String weights;
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -84,6 +89,7 @@ final class FitOptions {
         return new CompressionOptions(blocks, ranks, order, layout.equals("auto") ? null : Layout.parse(layout),
                 layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
                 minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
-                shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError);
+                shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError,
+                weights == null ? null : Pattern.compile(weights));
     }
 }

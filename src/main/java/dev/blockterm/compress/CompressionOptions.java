@@ -29,11 +29,13 @@ import java.util.regex.Pattern;
  * @param format        bt, tucker, cp or tt
  * @param ratio         per layer, the least error with compression >= ratio (0: unset)
  * @param maxError      per layer, the fewest parameters with relative error <= maxError (0: unset)
+ * @param weights       other constant weights to store factored and rebuild at load (null: none)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
-                                 List<LayerShape> shapes, Format format, double ratio, double maxError) {
+                                 List<LayerShape> shapes, Format format, double ratio, double maxError,
+                                 Pattern weights) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -85,37 +87,42 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     public static CompressionOptions defaults() {
         return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
                 BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false, List.of(), Format.BT, 0, 0);
+                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null);
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
         return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
         return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
     }
 
     public CompressionOptions withForce(boolean newForce) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError);
+                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights);
     }
 
     public CompressionOptions withFormat(Format newFormat) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError);
+                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights);
     }
 
     public CompressionOptions withTarget(double newRatio, double newMaxError) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError);
+                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights);
+    }
+
+    public CompressionOptions withWeights(Pattern newWeights) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights);
     }
 
     /** The factor sizes given for this layer, or null. */
@@ -157,6 +164,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (maxError != 0) {
             sb.append(" --max-error ").append(maxError);
+        }
+        if (weights != null) {
+            sb.append(" --weights ").append(weights.pattern());
         }
         if (force) {
             sb.append(" --force");

@@ -8,6 +8,7 @@ import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.onnx.ModelException;
+import dev.blockterm.onnx.StoredWeight;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.report.Alternative;
 import dev.blockterm.report.CompressionReport;
@@ -16,6 +17,7 @@ import dev.blockterm.report.LayerReport;
 import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -61,13 +63,18 @@ public final class Compressor {
         this.progress = progress;
     }
 
-    public Result compress(Onnx.ModelProto model, String modelName) {
+    public Result compress(Onnx.ModelProto input, String modelName) {
         long started = System.nanoTime();
+        Onnx.ModelProto model = Graphs.liftConstants(input); // weights in Constant nodes become initializers
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
         List<ConvLayer> convs = Graphs.convLayers(model.getGraph());
-        if (layers.isEmpty() && convs.isEmpty()) {
+        List<StoredWeight> stored = Graphs.storedWeights(model.getGraph(), options.weights());
+        List<String> inSubgraphs = Graphs.subgraphLayers(model.getGraph());
+        if (layers.isEmpty() && convs.isEmpty() && stored.isEmpty()) {
             throw new ModelException(modelName + ": nothing to compress (no Gemm or MatMul with a constant 2-D weight, "
-                    + "no Conv with a constant kernel)");
+                    + "no Conv with a constant kernel, no recurrent or --weights initializer"
+                    + (inSubgraphs.isEmpty() ? "" : "; " + inSubgraphs.size() + " layer(s) inside subgraphs, not rewritten")
+                    + ")");
         }
         long opset = Graphs.opset(model);
         if (opset < MIN_OPSET) {
@@ -82,28 +89,40 @@ public final class Compressor {
         for (ConvLayer layer : convs) {
             tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
         }
+        for (int i = 0; i < stored.size(); i++) {
+            StoredWeight weight = stored.get(i);
+            int index = -1 - i; // rebuilt weights are computed before every node
+            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index));
+        }
         List<LayerOutcome> outcomes = new ArrayList<>(fitAll(tasks));
-        outcomes.sort(java.util.Comparator.comparingInt(LayerOutcome::nodeIndex));
+        outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
+                : o.nodeIndex()));
 
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
         Set<String> replacedWeights = new HashSet<>();
+        Set<String> rebuiltWeights = new HashSet<>();
         List<LayerReport> reports = new ArrayList<>();
         Map<String, LayerFit> fits = new HashMap<>();
         for (LayerOutcome o : outcomes) {
             reports.add(o.report());
             if (o.report().compressed()) {
                 replacements.put(o.nodeIndex(), o.rewrite().apply(model));
-                replacedWeights.add(o.weightName());
+                (o.report().rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
                 fits.put(o.report().name(), o.fit());
             }
         }
-        Onnx.ModelProto out = rebuild(model, replacements, replacedWeights);
+        for (String where : inSubgraphs) {
+            reports.add(LayerReport.dense(where.substring(where.indexOf('\'') + 1, where.indexOf('\'', where.indexOf('\'') + 1)),
+                    where.substring(0, where.indexOf(' ')), "-", 0, 0, "inside a subgraph, not rewritten: " + where,
+                    List.of(), 0));
+        }
+        Onnx.ModelProto out = rebuild(model, replacements, replacedWeights, rebuiltWeights);
         CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
-                parameters(model), parameters(out), model.getSerializedSize(), 0, 0);
+                parameters(model), parameters(out), input.getSerializedSize(), 0, 0);
         Onnx.ModelProto withMeta = withProvenance(out, draft);
         // the provenance is part of the file: measure the size with it, then record it
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
-                parameters(model), parameters(out), model.getSerializedSize(), withMeta.getSerializedSize(),
+                parameters(model), parameters(out), input.getSerializedSize(), withMeta.getSerializedSize(),
                 (System.nanoTime() - started) / 1e9);
         return new Result(withProvenance(out, report), report, fits);
     }
@@ -151,8 +170,76 @@ public final class Compressor {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
+        Choice choice = choose(layer, Graphs.weightMatrix(layer, weight), false);
+        if (choice.attempt().best() == null) {
+            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
+                    layer.weightShape(), layer.parameters(), flopsBefore, choice.denseReason(), choice.tried(),
+                    choice.seconds()));
+        }
+        LayerFit chosen = choice.attempt().best();
+        LayerReport report = choice.report(layer.name(), layer.op(), layer.weightShape(), layer.parameters(), flopsBefore,
+                choice.attempt().plan().flopsPerSample(), false);
+        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
+                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()));
+    }
+
+    /**
+     * A weight stored factored and rebuilt at load: fitted as the matrix {@code rows x cols}; only
+     * the parameter count decides.
+     */
+    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index) {
+        String op = weight.use().startsWith("named") ? "weight" : weight.use().substring(0, weight.use().indexOf(' '))
+                + ":" + weight.use().substring(weight.use().length() - 1);
+        String skip = skipReason(weight.name(), weight.parameters(), weight.skipReason());
+        if (skip != null) {
+            return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
+                    weight.parameters(), 0, skip, List.of(), 0));
+        }
+        LinearLayer matrix = new LinearLayer(index, weight.name(), op, weight.name(), weight.rows(), weight.cols(), false,
+                null);
+        Choice choice = choose(matrix, Weights.values(tensor), true);
+        if (choice.attempt().best() == null) {
+            return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
+                    weight.parameters(), 0, choice.denseReason(), choice.tried(), choice.seconds()));
+        }
+        LayerFit chosen = choice.attempt().best();
+        LayerReport report = choice.report(weight.name(), op, weight.shape(), weight.parameters(), 0, 0, true);
+        return new LayerOutcome(index, weight.name(), report, chosen, m -> WeightRebuilder.rewrite(m, weight,
+                chosen.tensorization(), chosen.fit().model(), tensor.getDataType()));
+    }
+
+    /** The chosen candidate for a weight matrix, or why none was. */
+    private record Choice(LinearFitter.Attempt attempt, String selection, List<Alternative> tried, double seconds) {
+
+        String denseReason() {
+            String refusal = attempt.refusal();
+            if (refusal == null) {
+                return "no candidate";
+            }
+            if (refusal.startsWith("no ")) {
+                return refusal;
+            }
+            return tried.size() <= 1 ? "factored form is " + refusal
+                    : "no candidate is both smaller and cheaper to run (the first is " + refusal + ")";
+        }
+
+        LayerReport report(String name, String op, String shape, long params, double flopsBefore, double flopsAfter,
+                           boolean rebuilt) {
+            LayerFit chosen = attempt.best();
+            Tensorization tz = chosen.tensorization();
+            FitResult<?> fit = chosen.fit();
+            return new LayerReport(name, op, shape, true, null,
+                    attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
+                    attempt.chosen().blocks(), fit.model().ranksText(), params, fit.model().parameters(),
+                    fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
+                    selection, rebuilt);
+        }
+    }
+
+    /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */
+    private Choice choose(LinearLayer layer, double[] w, boolean rebuilt) {
         long started = System.nanoTime();
-        LinearFitter fitter = new LinearFitter(layer, Graphs.weightMatrix(layer, weight), options, progress);
+        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt);
         LinearFitter.Attempt attempt;
         String selection = null;
         List<Alternative> tried = new ArrayList<>();
@@ -195,25 +282,7 @@ public final class Compressor {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
         }
-        double seconds = (System.nanoTime() - started) / 1e9;
-        if (attempt.best() == null) {
-            String reason = attempt.refusal() == null ? "no candidate" : tried.size() <= 1 && attempt.refusal() != null
-                    && !attempt.refusal().startsWith("no ") ? "factored form is " + attempt.refusal()
-                    : attempt.refusal().startsWith("no ") ? attempt.refusal()
-                    : "no candidate is both smaller and cheaper to run (the first is " + attempt.refusal() + ")";
-            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
-                    layer.weightShape(), layer.parameters(), flopsBefore, reason, tried, seconds));
-        }
-        LayerFit chosen = attempt.best();
-        Tensorization tz = chosen.tensorization();
-        FitResult<?> fit = chosen.fit();
-        LayerReport report = new LayerReport(layer.name(), layer.op(), layer.weightShape(), true, null,
-                attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
-                attempt.chosen().blocks(), fit.model().ranksText(), layer.parameters(), fit.model().parameters(),
-                fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore,
-                attempt.plan().flopsPerSample(), tried, selection);
-        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
-                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()));
+        return new Choice(attempt, selection, tried, (System.nanoTime() - started) / 1e9);
     }
 
     /**
@@ -262,7 +331,7 @@ public final class Compressor {
         double seconds = (System.nanoTime() - started) / 1e9;
         LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, "bt conv", tensorization,
                 false, blocks, ranksText, layer.parameters(), params, fit.relativeError(), fit.sweeps(), fit.converged(),
-                seconds, flopsBefore, flopsAfter, List.of(), null);
+                seconds, flopsBefore, flopsAfter, List.of(), null, false);
         return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
                 m -> ConvRewriter.rewrite(m, layer, fit.model()));
     }
@@ -293,9 +362,12 @@ public final class Compressor {
 
     /** The graph with the replaced nodes spliced in and the replaced weights removed. */
     private static Onnx.ModelProto rebuild(Onnx.ModelProto model, Map<Integer, LinearRewriter.Replacement> replacements,
-                                           Set<String> replacedWeights) {
+                                           Set<String> replacedWeights, Set<String> rebuiltWeights) {
         Onnx.GraphProto graph = model.getGraph();
         Onnx.GraphProto.Builder g = graph.toBuilder().clearNode().clearInitializer().clearInput();
+        // weights rebuilt at load come first: they depend on initializers only
+        replacements.keySet().stream().filter(k -> k < 0).sorted(java.util.Comparator.reverseOrder())
+                .forEach(k -> g.addAllNode(replacements.get(k).nodes()));
         for (int i = 0; i < graph.getNodeCount(); i++) {
             LinearRewriter.Replacement r = replacements.get(i);
             if (r == null) {
@@ -309,7 +381,8 @@ public final class Compressor {
             used.addAll(n.getInputList());
         }
         for (Onnx.TensorProto t : graph.getInitializerList()) {
-            if (!replacedWeights.contains(t.getName()) || used.contains(t.getName())) {
+            boolean replaced = replacedWeights.contains(t.getName()) && !used.contains(t.getName());
+            if (!replaced && !rebuiltWeights.contains(t.getName())) {
                 g.addInitializer(t);
             }
         }
@@ -317,7 +390,8 @@ public final class Compressor {
             g.addAllInitializer(r.initializers());
         }
         for (Onnx.ValueInfoProto in : graph.getInputList()) {
-            if (!replacedWeights.contains(in.getName()) || used.contains(in.getName())) {
+            boolean replaced = replacedWeights.contains(in.getName()) && !used.contains(in.getName());
+            if (!replaced && !rebuiltWeights.contains(in.getName())) {
                 g.addInput(in);
             }
         }

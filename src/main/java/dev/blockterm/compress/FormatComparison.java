@@ -41,7 +41,7 @@ public final class FormatComparison {
                 CompressionOptions o = options.withFormat(f).withLayout(null).withForce(true);
                 List<Candidates.Candidate> candidates = Candidates.forBudget(layer.name(), layer.inputSize(),
                         layer.outputSize(), o, budget);
-                LinearFitter.Attempt a = new LinearFitter(layer, w, o, progress).fit(candidates);
+                LinearFitter.Attempt a = new LinearFitter(layer, w, o, progress, false).fit(candidates);
                 sb.append(a.best() == null ? String.format(Locale.ROOT, "  %-34s", "-")
                         : String.format(Locale.ROOT, "  %-34s", String.format(Locale.ROOT, "%.4f, %d, %s",
                                 a.best().fit().relativeError(), a.best().fit().model().parameters(),

@@ -17,9 +17,9 @@ import java.util.Locale;
 import java.util.function.Consumer;
 
 /**
- * Fits candidate factored forms of one fully connected layer and keeps the one of least error
- * among those that are smaller and cheaper to run than the dense layer (all of them with
- * {@code --force}). Candidates that are not are costed and reported, not fitted.
+ * Fits candidate factored forms of one weight matrix and keeps the one of least error among those
+ * that are smaller and (for a layer contracted at run time) cheaper to run than the dense layer
+ * (all of them with {@code --force}). Candidates that are not are costed and reported, not fitted.
  */
 final class LinearFitter {
 
@@ -32,12 +32,19 @@ final class LinearFitter {
     private final double[] weight;
     private final CompressionOptions options;
     private final Consumer<String> progress;
+    private final boolean rebuilt;
 
-    LinearFitter(LinearLayer layer, double[] weight, CompressionOptions options, Consumer<String> progress) {
+    /**
+     * @param rebuilt the weight is rebuilt at load rather than contracted at run time: only the
+     *                parameter count decides, not the FLOPs
+     */
+    LinearFitter(LinearLayer layer, double[] weight, CompressionOptions options, Consumer<String> progress,
+                 boolean rebuilt) {
         this.layer = layer;
         this.weight = weight;
         this.options = options;
         this.progress = progress;
+        this.rebuilt = rebuilt;
     }
 
     Attempt fit(List<Candidates.Candidate> candidates) {
@@ -55,7 +62,7 @@ final class LinearFitter {
             String refusal = null;
             if (params >= layer.parameters()) {
                 refusal = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
-            } else if (plan.flopsPerSample() >= flopsBefore) {
+            } else if (!rebuilt && plan.flopsPerSample() >= flopsBefore) {
                 refusal = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/sample)",
                         plan.flopsPerSample(), flopsBefore);
             }

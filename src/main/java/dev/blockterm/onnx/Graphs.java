@@ -166,6 +166,117 @@ public final class Graphs {
         return layers;
     }
 
+    /** Recurrent ops and the inputs holding their weight matrices. */
+    private static final Map<String, List<Integer>> RECURRENT = Map.of("LSTM", List.of(1, 2), "GRU", List.of(1, 2),
+            "RNN", List.of(1, 2));
+
+    /**
+     * The weights to store factored and rebuild at load: recurrent {@code W} and {@code R}, and every
+     * other initializer of at least two dimensions whose name matches {@code named} (null: none)
+     * that is not already a Gemm, MatMul or Conv weight.
+     */
+    public static List<StoredWeight> storedWeights(Onnx.GraphProto graph, java.util.regex.Pattern named) {
+        Map<String, Onnx.TensorProto> inits = initializers(graph);
+        Set<String> layerWeights = new HashSet<>();
+        for (LinearLayer l : linearLayers(graph)) {
+            layerWeights.add(l.weightName());
+        }
+        for (ConvLayer c : convLayers(graph)) {
+            layerWeights.add(c.weightName());
+        }
+        Map<String, String> uses = new java.util.LinkedHashMap<>();
+        for (Onnx.NodeProto node : graph.getNodeList()) {
+            List<Integer> inputs = RECURRENT.get(node.getOpType());
+            if (inputs == null || !(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx"))) {
+                continue;
+            }
+            for (int i : inputs) {
+                if (node.getInputCount() > i && inits.containsKey(node.getInput(i))) {
+                    uses.putIfAbsent(node.getInput(i), node.getOpType() + " '" + node.getName() + "' input "
+                            + (i == 1 ? "W" : "R"));
+                }
+            }
+        }
+        if (named != null) {
+            for (Onnx.TensorProto t : graph.getInitializerList()) {
+                if (named.matcher(t.getName()).find() && !layerWeights.contains(t.getName())) {
+                    uses.putIfAbsent(t.getName(), "named by --weights");
+                }
+            }
+        }
+        List<StoredWeight> out = new ArrayList<>();
+        for (Map.Entry<String, String> e : uses.entrySet()) {
+            Onnx.TensorProto t = inits.get(e.getKey());
+            long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+            String reason = Weights.unsupported(t);
+            if (reason == null && dims.length < 2) {
+                reason = "fewer than two dimensions";
+            }
+            long rows = 1;
+            for (int i = 0; i < dims.length - 1; i++) {
+                rows *= dims[i];
+            }
+            int cols = dims.length == 0 ? 1 : (int) dims[dims.length - 1];
+            out.add(new StoredWeight(t.getName(), e.getValue(), dims, (int) rows, cols, reason));
+        }
+        return out;
+    }
+
+    /**
+     * Gemm, MatMul and Conv nodes inside subgraphs ({@code If}, {@code Loop}, {@code Scan} bodies):
+     * one line each saying where, for the report. They are not rewritten.
+     */
+    public static List<String> subgraphLayers(Onnx.GraphProto graph) {
+        List<String> out = new ArrayList<>();
+        for (Onnx.NodeProto node : graph.getNodeList()) {
+            for (Onnx.AttributeProto a : node.getAttributeList()) {
+                List<Onnx.GraphProto> bodies = new ArrayList<>(a.getGraphsList());
+                if (a.hasG()) {
+                    bodies.add(a.getG());
+                }
+                for (Onnx.GraphProto body : bodies) {
+                    for (Onnx.NodeProto inner : body.getNodeList()) {
+                        if (inner.getOpType().equals("Gemm") || inner.getOpType().equals("MatMul")
+                                || inner.getOpType().equals("Conv")) {
+                            out.add(inner.getOpType() + " '" + inner.getName() + "' inside the " + a.getName()
+                                    + " subgraph of " + node.getOpType() + " '" + node.getName() + "'");
+                        }
+                    }
+                    out.addAll(subgraphLayers(body));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The model with every {@code Constant} node that holds a tensor ({@code value}) turned into an
+     * initializer of the same name, so weights held in Constant nodes are found like any other.
+     */
+    public static Onnx.ModelProto liftConstants(Onnx.ModelProto model) {
+        Onnx.GraphProto graph = model.getGraph();
+        Onnx.GraphProto.Builder g = graph.toBuilder().clearNode();
+        boolean changed = false;
+        for (Onnx.NodeProto node : graph.getNodeList()) {
+            Onnx.AttributeProto value = null;
+            if (node.getOpType().equals("Constant") && (node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx"))
+                    && node.getAttributeCount() == 1 && node.getAttribute(0).getName().equals("value")) {
+                value = node.getAttribute(0);
+            }
+            if (value == null || !value.hasT() || value.getT().getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
+                g.addNode(node);
+                continue;
+            }
+            g.addInitializer(value.getT().toBuilder().setName(node.getOutput(0)).build());
+            if (model.getIrVersion() < 4) {
+                g.addInput(Onnx.ValueInfoProto.newBuilder().setName(node.getOutput(0)).setType(Onnx.TypeProto.newBuilder()
+                        .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(value.getT().getDataType()))));
+            }
+            changed = true;
+        }
+        return changed ? model.toBuilder().setGraph(g).build() : model;
+    }
+
     /** The layer's weight as a row-major {@code I x J} matrix (MatMul convention). */
     public static double[] weightMatrix(LinearLayer layer, Onnx.TensorProto w) {
         double[] v = Weights.values(w);

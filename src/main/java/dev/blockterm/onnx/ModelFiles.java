@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import onnx.Onnx;
 import org.nd4j.shade.protobuf.CodedInputStream;
 import org.nd4j.shade.protobuf.InvalidProtocolBufferException;
@@ -68,7 +69,7 @@ public final class ModelFiles {
             try (OutputStream out = Files.newOutputStream(temp)) {
                 model.writeTo(out);
             }
-            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            publish(temp, target);
             temp = null;
         } catch (IOException e) {
             throw new ModelException(path + ": cannot write (" + e.getMessage() + ")", e);
@@ -81,6 +82,19 @@ public final class ModelFiles {
                 }
             }
         }
+    }
+
+    /**
+     * Moves a complete temporary file into place with ordinary permissions (temporary files are
+     * created readable by their owner only).
+     */
+    public static void publish(Path temp, Path target) throws IOException {
+        try {
+            Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: keep what it gave
+        }
+        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static boolean sameFile(Path a, Path b) {

@@ -42,7 +42,7 @@ public record CompressionReport(String model, String version, String options, Li
                         l.name(), l.op(), l.weightShape(), l.layout(), l.tensorization() + (l.padded() ? " (pad)" : ""),
                         l.blocks(), l.ranks(), l.paramsBefore() + " -> " + l.paramsAfter(), l.ratio(),
                         l.relativeError(), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
-                        human(l.flopsBefore()) + " -> " + human(l.flopsAfter())));
+                        l.rebuilt() ? "rebuilt at load" : human(l.flopsBefore()) + " -> " + human(l.flopsAfter())));
             } else {
                 sb.append(String.format(Locale.ROOT, "%-14s %-6s %-9s dense: %s%n", l.name(), l.op(), l.weightShape(),
                         l.reason()));
@@ -64,6 +64,10 @@ public record CompressionReport(String model, String version, String options, Li
         sb.append("(sweeps ending in + stopped at the sweep limit before reaching the tolerance");
         if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {
             sb.append("; Conv FLOPs are per output position");
+        }
+        if (layers.stream().anyMatch(LayerReport::rebuilt)) {
+            sb.append("; 'rebuilt at load': stored factored, the dense weight rebuilt by a constant subgraph,"
+                    + " so the file shrinks and the compute does not");
         }
         sb.append(")\n");
         return sb.toString();

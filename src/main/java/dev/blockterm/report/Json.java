@@ -44,6 +44,7 @@ public final class Json {
             sb.append("\"flopsBefore\": ").append(number(l.flopsBefore())).append(", ");
             sb.append("\"flopsAfter\": ").append(number(l.flopsAfter())).append(", ");
             field(sb, "", "selection", l.selection()).append(", ");
+            sb.append("\"rebuilt\": ").append(l.rebuilt()).append(", ");
             sb.append("\"alternatives\": [");
             for (int a = 0; a < l.alternatives().size(); a++) {
                 Alternative alt = l.alternatives().get(a);

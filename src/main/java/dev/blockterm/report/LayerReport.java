@@ -25,12 +25,14 @@ import java.util.List;
  * @param flopsAfter      FLOPs per sample of the factored contraction
  * @param alternatives    every candidate tried, the kept one included
  * @param selection       how the setting was chosen ({@code --ratio}, {@code --max-error}), or null
+ * @param rebuilt         stored factored and rebuilt by a constant subgraph at load (the file shrinks, the
+ *                        compute does not), rather than contracted factored at run time
  */
 public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
                           String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
                           long paramsAfter, double relativeError, int sweeps, boolean converged, double seconds,
                           double flopsBefore, double flopsAfter, List<Alternative> alternatives,
-                          String selection) {
+                          String selection, boolean rebuilt) {
 
     public LayerReport {
         alternatives = List.copyOf(alternatives);
@@ -39,7 +41,7 @@ public record LayerReport(String name, String op, String weightShape, boolean co
     public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
                                     List<Alternative> tried, double seconds) {
         return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, 0,
-                false, seconds, flops, flops, tried, null);
+                false, seconds, flops, flops, tried, null, false);
     }
 
     public double ratio() {

@@ -45,9 +45,9 @@ public final class ContractionPlan {
         return flops;
     }
 
-    /** FLOPs per sample: the total over the expected batch. */
+    /** FLOPs per sample: the total over the expected batch (the total, for a network without a batch). */
     public double flopsPerSample() {
-        return flops / network.size(network.batchLabel());
+        return network.batchLabel() == null ? flops : flops / network.size(network.batchLabel());
     }
 
     public static ContractionPlan optimal(TensorNetwork network) {

@@ -78,16 +78,26 @@ public final class FactoredLinear {
     public static TensorNetwork network(String layer, String x, Tensorization tz, int blocks, int[] ranks,
                                         long expectedBatch) {
         Map<String, Long> sizes = new HashMap<>();
-        sizes.put(BATCH, expectedBatch);
         sizes.put("n", (long) blocks);
         List<TensorNetwork.Operand> operands = new ArrayList<>();
-        List<String> xLabels = new ArrayList<>(List.of(BATCH));
-        for (int l = 0; l < tz.inputLegs(); l++) {
-            xLabels.add(leg(tz, l));
-            sizes.put(leg(tz, l), (long) tz.legSize(l));
+        List<String> output = new ArrayList<>();
+        if (x != null) {
+            List<String> xLabels = new ArrayList<>(List.of(FactoredLinear.BATCH));
+            for (int l = 0; l < tz.inputLegs(); l++) {
+                xLabels.add(FactoredLinear.leg(tz, l));
+            }
+            operands.add(new TensorNetwork.Operand(x, xLabels));
+            output.add(FactoredLinear.BATCH);
+            sizes.put(FactoredLinear.BATCH, expectedBatch);
+        } else {
+            // rebuilding the weight itself: the input legs stay open
+            for (int l = 0; l < tz.inputLegs(); l++) {
+                output.add(FactoredLinear.leg(tz, l));
+            }
         }
-        operands.add(new TensorNetwork.Operand(x, xLabels));
-        List<String> output = new ArrayList<>(List.of(BATCH));
+        for (int l = 0; l < tz.inputLegs(); l++) {
+            sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
+        }
         for (int l = tz.inputLegs(); l < tz.inputLegs() + tz.outputLegs(); l++) {
             output.add(leg(tz, l));
             sizes.put(leg(tz, l), (long) tz.legSize(l));
@@ -104,7 +114,7 @@ public final class FactoredLinear {
             operands.add(new TensorNetwork.Operand(factorName(layer, k), labels));
         }
         operands.add(new TensorNetwork.Operand(coreName(layer), coreLabels));
-        return new TensorNetwork(operands, output, sizes, BATCH);
+        return new TensorNetwork(operands, output, sizes, x == null ? null : BATCH);
     }
 
     static String leg(Tensorization tz, int l) {

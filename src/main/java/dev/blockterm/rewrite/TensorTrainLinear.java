@@ -54,15 +54,25 @@ public final class TensorTrainLinear {
 
     public static TensorNetwork network(String layer, String x, Tensorization tz, int[] ranks, long expectedBatch) {
         Map<String, Long> sizes = new HashMap<>();
-        sizes.put(FactoredLinear.BATCH, expectedBatch);
         List<TensorNetwork.Operand> operands = new ArrayList<>();
-        List<String> xLabels = new ArrayList<>(List.of(FactoredLinear.BATCH));
+        List<String> output = new ArrayList<>();
+        if (x != null) {
+            List<String> xLabels = new ArrayList<>(List.of(FactoredLinear.BATCH));
+            for (int l = 0; l < tz.inputLegs(); l++) {
+                xLabels.add(FactoredLinear.leg(tz, l));
+            }
+            operands.add(new TensorNetwork.Operand(x, xLabels));
+            output.add(FactoredLinear.BATCH);
+            sizes.put(FactoredLinear.BATCH, expectedBatch);
+        } else {
+            // rebuilding the weight itself: the input legs stay open
+            for (int l = 0; l < tz.inputLegs(); l++) {
+                output.add(FactoredLinear.leg(tz, l));
+            }
+        }
         for (int l = 0; l < tz.inputLegs(); l++) {
-            xLabels.add(FactoredLinear.leg(tz, l));
             sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
         }
-        operands.add(new TensorNetwork.Operand(x, xLabels));
-        List<String> output = new ArrayList<>(List.of(FactoredLinear.BATCH));
         for (int l = tz.inputLegs(); l < tz.inputLegs() + tz.outputLegs(); l++) {
             output.add(FactoredLinear.leg(tz, l));
             sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
@@ -82,6 +92,6 @@ public final class TensorTrainLinear {
             }
             operands.add(new TensorNetwork.Operand(coreName(layer, k), labels));
         }
-        return new TensorNetwork(operands, output, sizes, FactoredLinear.BATCH);
+        return new TensorNetwork(operands, output, sizes, x == null ? null : FactoredLinear.BATCH);
     }
 }

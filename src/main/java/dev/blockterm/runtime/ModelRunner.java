@@ -115,6 +115,14 @@ public final class ModelRunner implements AutoCloseable {
                 }
                 yield OnnxTensor.createTensor(env, IntBuffer.wrap(l), a.shape());
             }
+            case BOOL -> {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(v.length);
+                for (double x : v) {
+                    b.put((byte) (x != 0 ? 1 : 0));
+                }
+                b.flip();
+                yield OnnxTensor.createTensor(env, b, a.shape(), OnnxJavaType.BOOL);
+            }
             default -> throw new IllegalArgumentException(path + ": input type " + type + " is not supported");
         };
     }

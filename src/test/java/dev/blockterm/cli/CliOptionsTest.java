@@ -108,7 +108,7 @@ class CliOptionsTest {
                 long after = Long.parseLong(c[arrow + 1]);
                 double error = Double.parseDouble(c[arrow + 3]);
                 out.add(new dev.blockterm.report.LayerReport(c[0], c[1], c[2], true, null, "", "", false, 0, "", before,
-                        after, error, 0, true, 0, 0, 0, List.of(), null));
+                        after, error, 0, true, 0, 0, 0, List.of(), null, false));
             }
         }
         assertTrue(!out.isEmpty(), run.out());
