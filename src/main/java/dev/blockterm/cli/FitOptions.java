@@ -76,6 +76,10 @@ final class FitOptions {
                     + " LSTM/GRU/RNN W and R are always candidates")
     String weights;
 
+    @Option(names = "--budget", paramLabel = "P",
+            description = "a whole-model parameter target, spread over the layers where it costs the least error")
+    long budget;
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -90,6 +94,6 @@ final class FitOptions {
                 layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
                 minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
                 shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError,
-                weights == null ? null : Pattern.compile(weights));
+                weights == null ? null : Pattern.compile(weights), budget);
     }
 }

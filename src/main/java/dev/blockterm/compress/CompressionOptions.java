@@ -30,12 +30,13 @@ import java.util.regex.Pattern;
  * @param ratio         per layer, the least error with compression >= ratio (0: unset)
  * @param maxError      per layer, the fewest parameters with relative error <= maxError (0: unset)
  * @param weights       other constant weights to store factored and rebuild at load (null: none)
+ * @param budget        a whole-model parameter target spread over the layers (0: unset)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
                                  List<LayerShape> shapes, Format format, double ratio, double maxError,
-                                 Pattern weights) {
+                                 Pattern weights, long budget) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -77,8 +78,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         if (maxError != 0 && !(maxError > 0 && maxError < 1)) {
             throw new IllegalArgumentException("--max-error: expected between 0 and 1, found " + maxError);
         }
-        if (ratio != 0 && maxError != 0) {
-            throw new IllegalArgumentException("--ratio and --max-error: choose one");
+        if (budget < 0) {
+            throw new IllegalArgumentException("--budget: expected a positive parameter count, found " + budget);
+        }
+        if ((ratio != 0 ? 1 : 0) + (maxError != 0 ? 1 : 0) + (budget != 0 ? 1 : 0) > 1) {
+            throw new IllegalArgumentException("--ratio, --max-error and --budget: choose one");
         }
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
@@ -87,42 +91,47 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     public static CompressionOptions defaults() {
         return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
                 BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null);
+                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null, 0);
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
         return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
         return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
     }
 
     public CompressionOptions withForce(boolean newForce) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights);
+                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights, budget);
     }
 
     public CompressionOptions withFormat(Format newFormat) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights);
+                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights, budget);
     }
 
     public CompressionOptions withTarget(double newRatio, double newMaxError) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights);
+                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights, budget);
     }
 
     public CompressionOptions withWeights(Pattern newWeights) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights, budget);
+    }
+
+    public CompressionOptions withBudget(long newBudget) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, newBudget);
     }
 
     /** The factor sizes given for this layer, or null. */
@@ -167,6 +176,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (weights != null) {
             sb.append(" --weights ").append(weights.pattern());
+        }
+        if (budget != 0) {
+            sb.append(" --budget ").append(budget);
         }
         if (force) {
             sb.append(" --force");

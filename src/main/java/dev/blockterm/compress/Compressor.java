@@ -82,9 +82,11 @@ public final class Compressor {
                     + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
+        Map<String, Choice> presets = options.budget() > 0 ? BudgetAllocation.allocate(this, model, layers, stored, inits)
+                : Map.of();
         List<Callable<LayerOutcome>> tasks = new ArrayList<>();
         for (LinearLayer layer : layers) {
-            tasks.add(() -> fitLayer(layer, inits.get(layer.weightName())));
+            tasks.add(() -> fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name())));
         }
         for (ConvLayer layer : convs) {
             tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
@@ -92,7 +94,7 @@ public final class Compressor {
         for (int i = 0; i < stored.size(); i++) {
             StoredWeight weight = stored.get(i);
             int index = -1 - i; // rebuilt weights are computed before every node
-            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index));
+            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index, presets.get(weight.name())));
         }
         List<LayerOutcome> outcomes = new ArrayList<>(fitAll(tasks));
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
@@ -163,14 +165,15 @@ public final class Compressor {
     /** Ratios tried by --max-error, from the most compressed down. */
     static final double[] RATIO_GRID = {128, 90, 64, 45, 32, 22.6, 16, 11.3, 8, 5.66, 4, 2.83, 2, 1.41};
 
-    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
+    /** @param preset the choice made by {@code --budget}, or null to choose here */
+    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight, Choice preset) {
         double flopsBefore = 2.0 * layer.parameters();
         String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
         if (skip != null) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
-        Choice choice = choose(layer, Graphs.weightMatrix(layer, weight), false);
+        Choice choice = preset != null ? preset : choose(layer, Graphs.weightMatrix(layer, weight), false);
         if (choice.attempt().best() == null) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, choice.denseReason(), choice.tried(),
@@ -187,7 +190,7 @@ public final class Compressor {
      * A weight stored factored and rebuilt at load: fitted as the matrix {@code rows x cols}; only
      * the parameter count decides.
      */
-    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index) {
+    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index, Choice preset) {
         String op = weight.use().startsWith("named") ? "weight" : weight.use().substring(0, weight.use().indexOf(' '))
                 + ":" + weight.use().substring(weight.use().length() - 1);
         String skip = skipReason(weight.name(), weight.parameters(), weight.skipReason());
@@ -195,9 +198,7 @@ public final class Compressor {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
                     weight.parameters(), 0, skip, List.of(), 0));
         }
-        LinearLayer matrix = new LinearLayer(index, weight.name(), op, weight.name(), weight.rows(), weight.cols(), false,
-                null);
-        Choice choice = choose(matrix, Weights.values(tensor), true);
+        Choice choice = preset != null ? preset : choose(matrix(weight, index), Weights.values(tensor), true);
         if (choice.attempt().best() == null) {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
                     weight.parameters(), 0, choice.denseReason(), choice.tried(), choice.seconds()));
@@ -208,8 +209,15 @@ public final class Compressor {
                 chosen.tensorization(), chosen.fit().model(), tensor.getDataType()));
     }
 
+    /** A stored weight as the matrix it is fitted as. */
+    static LinearLayer matrix(StoredWeight weight, int index) {
+        String op = weight.use().startsWith("named") ? "weight" : weight.use().substring(0, weight.use().indexOf(' '))
+                + ":" + weight.use().substring(weight.use().length() - 1);
+        return new LinearLayer(index, weight.name(), op, weight.name(), weight.rows(), weight.cols(), false, null);
+    }
+
     /** The chosen candidate for a weight matrix, or why none was. */
-    private record Choice(LinearFitter.Attempt attempt, String selection, List<Alternative> tried, double seconds) {
+    record Choice(LinearFitter.Attempt attempt, String selection, List<Alternative> tried, double seconds) {
 
         String denseReason() {
             String refusal = attempt.refusal();
@@ -234,6 +242,22 @@ public final class Compressor {
                     fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
                     selection, rebuilt);
         }
+    }
+
+    /** The best candidate within a parameter budget, for {@code --budget}'s error-versus-parameters curves. */
+    Choice atBudget(LinearLayer layer, double[] w, boolean rebuilt, long budget) {
+        long started = System.nanoTime();
+        LinearFitter.Attempt a = new LinearFitter(layer, w, options, m -> { }, rebuilt).fit(
+                Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options, budget));
+        return new Choice(a, null, a.tried(), (System.nanoTime() - started) / 1e9);
+    }
+
+    Consumer<String> progress() {
+        return progress;
+    }
+
+    CompressionOptions options() {
+        return options;
     }
 
     /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */

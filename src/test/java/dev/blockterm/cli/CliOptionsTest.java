@@ -125,6 +125,17 @@ class CliOptionsTest {
     }
 
     @Test
+    void budgetSpreadsAWholeModelTargetOverTheLayers() {
+        CliRun run = compress("b.onnx", "--budget", "60000", "--max-sweeps", "5", "--report", dir.resolve("b.json").toString());
+        assertTrue(run.out().contains("chosen by --budget 60000"), run.out());
+        long total = dev.blockterm.compress.Compressor.parameters(ModelFiles.read(dir.resolve("b.onnx")));
+        assertTrue(total <= 60000, "model parameters " + total);
+        assertTrue(run.out().contains("-> " + total + " ("), run.out());
+        CliRun tiny = compress("t.onnx", "--budget", "100", "--max-sweeps", "2", "--format", "tt");
+        assertTrue(tiny.out().contains("the budget is not reachable"), tiny.out());
+    }
+
+    @Test
     void inspectCompareFitsEveryFormatAtOneBudget() {
         CliRun run = CliRun.of("inspect", MLP, "--compare", "-q", "--max-sweeps", "10");
         assertEquals(0, run.code(), run.err());

@@ -95,6 +95,28 @@ class CompressEndToEndTest {
     }
 
     @Test
+    void compressesTheBundledLstmThroughTheCli() {
+        Path out = dir.resolve("lstm.bt.onnx");
+        // the 512x8 input weight W is 4096 parameters: at 4x its error (0.70) costs most of the accuracy,
+        // so it stays dense here (--min-params) and only the recurrent weight R is compressed
+        CliRun run = CliRun.of("compress", "models/digits_lstm.onnx", "-o", out.toString(), "-q", "--ratio", "4",
+                "--min-params", "5000");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("LSTM:R") && run.out().contains("rebuilt at load"), run.out());
+        assertChecked(out);
+        CliRun verify = CliRun.of("verify", "models/digits_lstm.onnx", out.toString(), "--inputs",
+                "testdata/digits_seq_x.npy", "--labels", "testdata/digits_seq_y.npy");
+        assertEquals(0, verify.code(), verify.err());
+        String row = verify.out().lines().filter(l -> l.startsWith("logits")).findFirst().orElseThrow();
+        String[] cells = row.trim().split("\\s+");
+        double original = Double.parseDouble(cells[cells.length - 2]);
+        double compressed = Double.parseDouble(cells[cells.length - 1]);
+        assertTrue(original > 0.95 && compressed > original - 0.03, row);
+        assertTrue(ModelFiles.read(out).getSerializedSize() < ModelFiles.read(Path.of("models/digits_lstm.onnx"))
+                .getSerializedSize(), "the file shrinks");
+    }
+
+    @Test
     void theGraphComputesWhatTheFactorsSay() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
         List<CompressionOptions> settings = new java.util.ArrayList<>();
@@ -131,7 +153,7 @@ class CompressEndToEndTest {
         // one block at full matrix rank 64 of the 64x512 layer: the plain-matrix layout (input-whole, one output mode)
         CompressionOptions options = CompressionOptions.defaults();
         options = new CompressionOptions(1, new int[] {64}, 2, Layout.INPUT_WHOLE,
-                java.util.regex.Pattern.compile("^/0/Gemm$"), null, 0, 5, 1e-9, 0, 1, 32, options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null);
+                java.util.regex.Pattern.compile("^/0/Gemm$"), null, 0, 5, 1e-9, 0, 1, 32, options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0);
         Path out = dir.resolve("full.onnx");
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "mlp");
         assertTrue(result.report().layers().stream().filter(LayerReport::compressed).count() >= 1);
@@ -149,7 +171,7 @@ class CompressEndToEndTest {
         for (Onnx.ModelProto model : models) {
             for (Layout layout : Layout.values()) {
                 CompressionOptions options = new CompressionOptions(1, new int[] {100000}, 2, layout, null, null, 0, 3,
-                        1e-9, 0, 1, 32, CompressionOptions.defaults().init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null);
+                        1e-9, 0, 1, 32, CompressionOptions.defaults().init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0);
                 int order = layout == Layout.MERGED ? 2 : 2;
                 Path in = dir.resolve("tiny.onnx");
                 Path out = dir.resolve("tiny-" + layout + ".onnx");
@@ -157,7 +179,7 @@ class CompressEndToEndTest {
                 // the rank is capped per mode to the full size by choosing it from the tensorization
                 int[] full = fullRanks(model, layout, order);
                 options = new CompressionOptions(1, full, order, layout, null, null, 0, 3, 1e-9, 0, 1, 32,
-                        options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null);
+                        options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0);
                 Compressor.Result result = new Compressor(options, m -> { }).compress(model, "tiny");
                 ModelFiles.write(result.model(), out, in);
                 assertChecked(out);
