@@ -4,6 +4,7 @@ import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.decompose.BlockTermAls;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.FitResult;
+import dev.blockterm.decompose.Format;
 import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
@@ -18,6 +19,7 @@ import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.WeightRebuilder;
+import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -320,44 +322,75 @@ public final class Compressor {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
                     layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
-        int[] r = options.ranks();
-        if (r.length > 2) {
-            throw new IllegalArgumentException("layer " + layer.name() + ": --rank: a Conv takes one rank or two"
-                    + " (R_out,R_in), found " + r.length);
-        }
-        int[] sizes = {layer.outChannels(), layer.inChannels(), layer.kernelSize()};
-        int[] ranks = Candidates.capped(sizes, new int[] {r[0], r.length == 2 ? r[1] : r[0], layer.kernelSize()});
-        int blocks = options.blocks();
-        long params = ConvRewriter.parameters(layer, blocks, ranks[0], ranks[1]);
-        double flopsAfter = ConvRewriter.flopsPerPosition(layer, blocks, ranks[0], ranks[1]);
+        long started = System.nanoTime();
+        ConvFitter fitter = new ConvFitter(layer, options);
+        Tensor kernel = ConvRewriter.tensorize(layer, Weights.values(weight));
         String tensorization = layer.outChannels() + " x " + layer.inChannels() + " x "
                 + java.util.Arrays.stream(layer.kernel()).mapToObj(Integer::toString)
                         .collect(java.util.stream.Collectors.joining("*"));
-        String refusal = null;
-        if (params >= layer.parameters()) {
-            refusal = "factored form is not smaller (" + params + " >= " + layer.parameters() + " parameters)";
-        } else if (flopsAfter >= flopsBefore) {
-            refusal = String.format(Locale.ROOT, "factored form is not cheaper to run (%.0f >= %.0f FLOPs/position)",
-                    flopsAfter, flopsBefore);
+        String format = options.format() == Format.TT ? "bt" : options.format().label();
+        List<ConvFitter.Setting> settings = new ArrayList<>();
+        String selection = options.format() == Format.TT ? "TT has no three-convolution form: fitted as bt" : null;
+        try {
+            if (options.maxError() > 0 || options.ratio() > 0) {
+                double[] ratios = options.ratio() > 0 ? new double[] {options.ratio()} : RATIO_GRID;
+                for (double ratio : ratios) {
+                    ConvFitter.Setting s = fitter.largestUnder((long) Math.floor(layer.parameters() / ratio));
+                    if (s != null) {
+                        settings.add(s);
+                    }
+                }
+            } else {
+                settings.add(fitter.explicit());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
         }
-        String ranksText = ranks[0] + "," + ranks[1];
-        if (refusal != null && !options.force()) {
-            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
-                    layer.weightShape(), layer.parameters(), flopsBefore, refusal,
-                    List.of(new Alternative("bt conv", tensorization, blocks, ranksText, params, flopsAfter, Double.NaN,
-                            "not fitted")), 0));
+        List<Alternative> tried = new ArrayList<>();
+        String refusal = settings.isEmpty() ? "no setting fits --ratio " + options.ratio() : null;
+        for (ConvFitter.Setting s : settings) {
+            long params = s.parameters(layer);
+            double flopsAfter = s.flops(layer);
+            String why = null;
+            if (params >= layer.parameters()) {
+                why = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
+            } else if (flopsAfter >= flopsBefore) {
+                why = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/position)", flopsAfter,
+                        flopsBefore);
+            }
+            if (why != null && !options.force()) {
+                tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
+                        Double.NaN, "not fitted: " + why));
+                refusal = refusal == null ? "factored form is " + why : refusal;
+                continue;
+            }
+            progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 "
+                    + "convolutions, N=" + s.blocks() + ", ranks " + java.util.Arrays.toString(s.ranks()));
+            FitResult<BlockTerm> fit = fitter.fit(kernel, s);
+            tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
+                    fit.relativeError(), ""));
+            boolean enough = options.maxError() <= 0 || fit.relativeError() <= options.maxError();
+            if (!enough) {
+                refusal = String.format(Locale.ROOT, "no setting down to %.2fx reaches --max-error %.4g",
+                        RATIO_GRID[RATIO_GRID.length - 1], options.maxError());
+                continue;
+            }
+            if (options.maxError() > 0) {
+                selection = String.format(Locale.ROOT, "--max-error %.4g: the most compressed setting tried with error"
+                        + " <= %.4g", options.maxError(), options.maxError());
+            } else if (options.ratio() > 0) {
+                selection = String.format(Locale.ROOT, "--ratio %.4g: the most parameters within the budget",
+                        options.ratio());
+            }
+            LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
+                    tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),
+                    fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
+                    selection, false);
+            return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
+                    m -> ConvRewriter.rewrite(m, layer, fit.model()));
         }
-        long started = System.nanoTime();
-        progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 convolutions, N="
-                + blocks + ", ranks " + java.util.Arrays.toString(ranks));
-        FitResult<BlockTerm> fit = BlockTermAls.fit(ConvRewriter.tensorize(layer, Weights.values(weight)),
-                new BlockTermConfig(blocks, ranks, options.maxSweeps(), options.tolerance(), options.seed(), options.init(), 1));
-        double seconds = (System.nanoTime() - started) / 1e9;
-        LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, "bt conv", tensorization,
-                false, blocks, ranksText, layer.parameters(), params, fit.relativeError(), fit.sweeps(), fit.converged(),
-                seconds, flopsBefore, flopsAfter, List.of(), null, false);
-        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
-                m -> ConvRewriter.rewrite(m, layer, fit.model()));
+        return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
+                layer.weightShape(), layer.parameters(), flopsBefore, refusal, tried, (System.nanoTime() - started) / 1e9));
     }
 
     String skipReason(String name, long parameters, String unsupported) {

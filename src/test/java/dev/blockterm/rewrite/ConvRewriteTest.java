@@ -96,6 +96,27 @@ class ConvRewriteTest {
     }
 
     @Test
+    void everyFormatAtARatioComputesItsReconstructedKernel() {
+        Case c = cases().get(0);
+        Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+        Path in = dir.resolve("in.onnx");
+        ModelFiles.write(model, in, null);
+        for (dev.blockterm.decompose.Format format : dev.blockterm.decompose.Format.values()) {
+            CompressionOptions o = options(2, 3).withFormat(format).withTarget(3, 0);
+            Compressor.Result result = new Compressor(o, m -> { }).compress(model, c.name());
+            var row = result.report().layers().get(0);
+            assertTrue(row.compressed() && row.ratio() >= 3, format + "\n" + result.report().table());
+            Path out = dir.resolve("out-" + format + ".onnx");
+            ModelFiles.write(result.model(), out, in);
+            double[] kernel = result.fits().get("conv").fit().model().reconstruct().data();
+            Path reference = dir.resolve("reference.onnx");
+            ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, format.label());
+        }
+    }
+
+    @Test
     void groupedConvolutionStaysDense() {
         Onnx.ModelProto model = TinyModels.conv(8, 4, new int[] {3, 3}, 6, null, List.of(TinyModels.intAttr("group", 2)));
         // kernel [8, 4, 3, 3] with group 2: 8 input channels
