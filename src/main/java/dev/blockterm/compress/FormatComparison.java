@@ -10,7 +10,8 @@ import java.util.function.Consumer;
 import onnx.Onnx;
 
 /**
- * {@code inspect --compare}: per fully connected layer, the relative weight error of each format
+ * {@code inspect --compare}: per fully connected layer and stored (recurrent, {@code --weights})
+ * weight, the relative weight error of each format
  * (BT, Tucker, CP, TT) at the same parameter budget, every tensorization tried for each, so a user
  * sees what block terms buy. The budget is the parameter count of {@code --ratio} when given, else
  * that of the user's blocks and ranks in the merged layout. Fits everything, kept or not.
@@ -28,7 +29,14 @@ public final class FormatComparison {
         }
         sb.append('\n');
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
-        for (LinearLayer layer : Graphs.linearLayers(model.getGraph())) {
+        java.util.List<LinearLayer> matrices = new java.util.ArrayList<>(Graphs.linearLayers(model.getGraph()));
+        java.util.List<dev.blockterm.onnx.StoredWeight> stored = Graphs.storedWeights(model.getGraph(), options.weights());
+        for (int i = 0; i < stored.size(); i++) {
+            if (stored.get(i).skipReason() == null) {
+                matrices.add(Compressor.matrix(stored.get(i), -1 - i));
+            }
+        }
+        for (LinearLayer layer : matrices) {
             if (!layer.compressible()) {
                 continue;
             }
@@ -36,7 +44,8 @@ public final class FormatComparison {
                     : Candidates.explicit(Format.BT, Candidates.tensorizations(layer.name(), layer.inputSize(),
                             layer.outputSize(), options.withLayout(null)).get(0), options).parameters();
             sb.append(String.format(Locale.ROOT, "%-16s %-10s %9d", layer.name(), layer.weightShape(), budget));
-            double[] w = Graphs.weightMatrix(layer, inits.get(layer.weightName()));
+            double[] w = layer.nodeIndex() < 0 ? dev.blockterm.onnx.Weights.values(inits.get(layer.weightName()))
+                    : Graphs.weightMatrix(layer, inits.get(layer.weightName()));
             for (Format f : Format.values()) {
                 CompressionOptions o = options.withFormat(f).withLayout(null).withForce(true);
                 List<Candidates.Candidate> candidates = Candidates.forBudget(layer.name(), layer.inputSize(),
