@@ -10,10 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import onnx.Onnx;
 
 /**
@@ -52,7 +48,7 @@ final class BudgetAllocation {
                 tasks.add(() -> curve(compressor, Compressor.matrix(w, index), Weights.values(inits.get(w.name())), true));
             }
         }
-        List<Curve> curves = run(tasks, options.threads());
+        List<Curve> curves = Parallel.run(tasks, options.threads());
 
         long total = Compressor.parameters(model);
         int[] at = new int[curves.size()]; // index into points; -1 = dense
@@ -122,30 +118,5 @@ final class BudgetAllocation {
             }
         }
         return new Curve(layer.name(), layer.parameters(), points);
-    }
-
-    private static List<Curve> run(List<Callable<Curve>> tasks, int threads) {
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<Curve>> futures = new ArrayList<>();
-            for (Callable<Curve> t : tasks) {
-                futures.add(pool.submit(t));
-            }
-            List<Curve> out = new ArrayList<>();
-            for (Future<Curve> f : futures) {
-                out.add(f.get());
-            }
-            return out;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdownNow();
-        }
     }
 }

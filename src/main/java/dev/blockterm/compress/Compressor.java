@@ -3,6 +3,7 @@ package dev.blockterm.compress;
 import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.decompose.BlockTermAls;
 import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Decomposition;
 import dev.blockterm.decompose.FitResult;
 import dev.blockterm.decompose.Format;
 import dev.blockterm.onnx.ConvLayer;
@@ -30,10 +31,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import onnx.Onnx;
@@ -98,7 +95,7 @@ public final class Compressor {
             int index = -1 - i; // rebuilt weights are computed before every node
             tasks.add(() -> fitStored(weight, inits.get(weight.name()), index, presets.get(weight.name())));
         }
-        List<LayerOutcome> outcomes = new ArrayList<>(fitAll(tasks));
+        List<LayerOutcome> outcomes = new ArrayList<>(Parallel.run(tasks, options.threads()));
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
 
@@ -136,31 +133,6 @@ public final class Compressor {
                                 Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite) {
         static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
             return new LayerOutcome(nodeIndex, weightName, report, null, null);
-        }
-    }
-
-    private List<LayerOutcome> fitAll(List<Callable<LayerOutcome>> tasks) {
-        ExecutorService pool = Executors.newFixedThreadPool(options.threads());
-        try {
-            List<Future<LayerOutcome>> futures = new ArrayList<>();
-            for (Callable<LayerOutcome> task : tasks) {
-                futures.add(pool.submit(task));
-            }
-            List<LayerOutcome> out = new ArrayList<>();
-            for (Future<LayerOutcome> f : futures) {
-                out.add(f.get());
-            }
-            return out;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdownNow();
         }
     }
 
@@ -410,11 +382,7 @@ public final class Compressor {
     }
 
     static String ranksText(int[] ranks) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < ranks.length; i++) {
-            sb.append(i == 0 ? "" : ",").append(ranks[i]);
-        }
-        return sb.toString();
+        return Decomposition.text(ranks);
     }
 
     /** The graph with the replaced nodes spliced in and the replaced weights removed. */

@@ -62,12 +62,7 @@ public record BlockTerm(List<Term> terms) implements Decomposition {
 
     @Override
     public String ranksText() {
-        StringBuilder sb = new StringBuilder();
-        int[] r = ranks();
-        for (int i = 0; i < r.length; i++) {
-            sb.append(i == 0 ? "" : ",").append(r[i]);
-        }
-        return sb.toString();
+        return Decomposition.text(ranks());
     }
 
     @Override

@@ -13,4 +13,13 @@ public sealed interface Decomposition permits BlockTerm, TensorTrain {
 
     /** Its ranks as the report prints them. */
     String ranksText();
+
+    /** Ranks as the report prints them: {@code 8,8,8}. */
+    static String text(int[] ranks) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < ranks.length; i++) {
+            sb.append(i == 0 ? "" : ",").append(ranks[i]);
+        }
+        return sb.toString();
+    }
 }

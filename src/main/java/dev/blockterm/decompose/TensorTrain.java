@@ -77,11 +77,6 @@ public record TensorTrain(List<Tensor> cores) implements Decomposition {
 
     @Override
     public String ranksText() {
-        StringBuilder sb = new StringBuilder();
-        int[] r = ranks();
-        for (int i = 0; i < r.length; i++) {
-            sb.append(i == 0 ? "" : ",").append(r[i]);
-        }
-        return sb.toString();
+        return Decomposition.text(ranks());
     }
 }

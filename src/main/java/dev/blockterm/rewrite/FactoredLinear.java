@@ -80,28 +80,7 @@ public final class FactoredLinear {
         Map<String, Long> sizes = new HashMap<>();
         sizes.put("n", (long) blocks);
         List<TensorNetwork.Operand> operands = new ArrayList<>();
-        List<String> output = new ArrayList<>();
-        if (x != null) {
-            List<String> xLabels = new ArrayList<>(List.of(FactoredLinear.BATCH));
-            for (int l = 0; l < tz.inputLegs(); l++) {
-                xLabels.add(FactoredLinear.leg(tz, l));
-            }
-            operands.add(new TensorNetwork.Operand(x, xLabels));
-            output.add(FactoredLinear.BATCH);
-            sizes.put(FactoredLinear.BATCH, expectedBatch);
-        } else {
-            // rebuilding the weight itself: the input legs stay open
-            for (int l = 0; l < tz.inputLegs(); l++) {
-                output.add(FactoredLinear.leg(tz, l));
-            }
-        }
-        for (int l = 0; l < tz.inputLegs(); l++) {
-            sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
-        }
-        for (int l = tz.inputLegs(); l < tz.inputLegs() + tz.outputLegs(); l++) {
-            output.add(leg(tz, l));
-            sizes.put(leg(tz, l), (long) tz.legSize(l));
-        }
+        List<String> output = openLegs(tz, x, expectedBatch, sizes, operands);
         List<String> coreLabels = new ArrayList<>(List.of("n"));
         for (int k = 0; k < tz.order(); k++) {
             List<String> labels = new ArrayList<>(List.of("n"));
@@ -115,6 +94,35 @@ public final class FactoredLinear {
         }
         operands.add(new TensorNetwork.Operand(coreName(layer), coreLabels));
         return new TensorNetwork(operands, output, sizes, x == null ? null : BATCH);
+    }
+
+    /**
+     * Adds the input operand (when {@code x} is given) and the legs' sizes; returns the output
+     * labels: {@code [b, j...]} for a layer, {@code [i..., j...]} for a weight rebuilt without input.
+     */
+    static List<String> openLegs(Tensorization tz, String x, long expectedBatch, Map<String, Long> sizes,
+                                 List<TensorNetwork.Operand> operands) {
+        List<String> output = new ArrayList<>();
+        List<String> inputLegs = new ArrayList<>();
+        for (int l = 0; l < tz.inputLegs() + tz.outputLegs(); l++) {
+            sizes.put(leg(tz, l), (long) tz.legSize(l));
+            if (l < tz.inputLegs()) {
+                inputLegs.add(leg(tz, l));
+            }
+        }
+        if (x != null) {
+            List<String> xLabels = new ArrayList<>(List.of(BATCH));
+            xLabels.addAll(inputLegs);
+            operands.add(new TensorNetwork.Operand(x, xLabels));
+            output.add(BATCH);
+            sizes.put(BATCH, expectedBatch);
+        } else {
+            output.addAll(inputLegs); // rebuilding the weight itself: the input legs stay open
+        }
+        for (int l = tz.inputLegs(); l < tz.inputLegs() + tz.outputLegs(); l++) {
+            output.add(leg(tz, l));
+        }
+        return output;
     }
 
     static String leg(Tensorization tz, int l) {

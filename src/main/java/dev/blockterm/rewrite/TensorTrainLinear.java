@@ -55,28 +55,7 @@ public final class TensorTrainLinear {
     public static TensorNetwork network(String layer, String x, Tensorization tz, int[] ranks, long expectedBatch) {
         Map<String, Long> sizes = new HashMap<>();
         List<TensorNetwork.Operand> operands = new ArrayList<>();
-        List<String> output = new ArrayList<>();
-        if (x != null) {
-            List<String> xLabels = new ArrayList<>(List.of(FactoredLinear.BATCH));
-            for (int l = 0; l < tz.inputLegs(); l++) {
-                xLabels.add(FactoredLinear.leg(tz, l));
-            }
-            operands.add(new TensorNetwork.Operand(x, xLabels));
-            output.add(FactoredLinear.BATCH);
-            sizes.put(FactoredLinear.BATCH, expectedBatch);
-        } else {
-            // rebuilding the weight itself: the input legs stay open
-            for (int l = 0; l < tz.inputLegs(); l++) {
-                output.add(FactoredLinear.leg(tz, l));
-            }
-        }
-        for (int l = 0; l < tz.inputLegs(); l++) {
-            sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
-        }
-        for (int l = tz.inputLegs(); l < tz.inputLegs() + tz.outputLegs(); l++) {
-            output.add(FactoredLinear.leg(tz, l));
-            sizes.put(FactoredLinear.leg(tz, l), (long) tz.legSize(l));
-        }
+        List<String> output = FactoredLinear.openLegs(tz, x, expectedBatch, sizes, operands);
         int d = tz.order();
         for (int k = 0; k < d; k++) {
             List<String> labels = new ArrayList<>();

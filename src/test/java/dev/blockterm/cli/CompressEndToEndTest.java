@@ -255,14 +255,7 @@ class CompressEndToEndTest {
     }
 
     static double relative(double[] expected, double[] actual) {
-        assertEquals(expected.length, actual.length);
-        double d = 0;
-        double n = 0;
-        for (int i = 0; i < expected.length; i++) {
-            d += (expected[i] - actual[i]) * (expected[i] - actual[i]);
-            n += expected[i] * expected[i];
-        }
-        return Math.sqrt(d / n);
+        return dev.blockterm.TestArrays.relativeError(expected, actual);
     }
 
     /** The ONNX checker (full check with shape inference), where Debian's python3-onnx is installed. */

@@ -128,13 +128,6 @@ class ConvRewriteTest {
     }
 
     static double relative(double[] expected, double[] actual) {
-        assertEquals(expected.length, actual.length);
-        double d = 0;
-        double n = 0;
-        for (int i = 0; i < expected.length; i++) {
-            d += (expected[i] - actual[i]) * (expected[i] - actual[i]);
-            n += expected[i] * expected[i];
-        }
-        return Math.sqrt(d / n);
+        return dev.blockterm.TestArrays.relativeError(expected, actual);
     }
 }
