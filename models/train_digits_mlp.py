@@ -3,7 +3,7 @@
 
 Uses only Debian's packages: python3-torch, python3-onnx, python3-sklearn, python3-numpy.
 Writes models/digits_mlp.onnx and testdata/digits_{x,y}.npy (the held-out test split) and
-testdata/digits_calib_x.npy (a slice of the training split, for calibration).
+testdata/digits_calib_x.npy (the training split, for calibration).
 Run from the repository root:  /usr/bin/python3 models/train_digits_mlp.py
 """
 import os
@@ -51,4 +51,4 @@ except TypeError:   # older torch without the dynamo switch
     torch.onnx.export(model, torch.zeros(1, 64), "models/digits_mlp.onnx", **kwargs)
 np.save("testdata/digits_x.npy", x_test)
 np.save("testdata/digits_y.npy", y_test)
-np.save("testdata/digits_calib_x.npy", x_train[:256])
+np.save("testdata/digits_calib_x.npy", x_train)  # the whole training split, for calibration

@@ -1,5 +1,6 @@
 package dev.blockterm.cli;
 
+import dev.blockterm.compress.Calibration;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.onnx.ModelException;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import onnx.Onnx;
 import picocli.CommandLine.Command;
@@ -40,18 +42,28 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
     boolean verbose;
 
+    @Option(names = "--calibration", paramLabel = "[NAME=]FILE.npy", split = ",",
+            description = "calibration inputs: fit the fully connected layers to their outputs on these, not to the weights")
+    List<String> calibration;
+
     @Mixin
     FitOptions fit;
 
     @Override
     public Integer call() throws IOException {
         CompressionOptions options = fit.build();
+        if (options.sequential() && (calibration == null || calibration.isEmpty())) {
+            throw new IllegalArgumentException("--sequential: needs --calibration");
+        }
         requireWritable(output, model);
         if (report != null) {
             requireWritable(report, model);
         }
         Onnx.ModelProto input = ModelFiles.read(model);
-        Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m));
+        Calibration data = calibration == null || calibration.isEmpty() ? null
+                : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
+        Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
+                data);
         Compressor.Result result = compressor.compress(input, model.toString());
         ModelFiles.write(result.model(), output, model);
         if (report != null) {

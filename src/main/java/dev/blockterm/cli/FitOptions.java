@@ -80,6 +80,10 @@ final class FitOptions {
             description = "a whole-model parameter target, spread over the layers where it costs the least error")
     long budget;
 
+    @Option(names = "--sequential",
+            description = "with --calibration: each layer's inputs from the model compressed up to that layer")
+    boolean sequential;
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -94,6 +98,6 @@ final class FitOptions {
                 layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
                 minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
                 shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError,
-                weights == null ? null : Pattern.compile(weights), budget);
+                weights == null ? null : Pattern.compile(weights), budget, sequential);
     }
 }

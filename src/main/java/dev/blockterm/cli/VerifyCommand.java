@@ -6,7 +6,6 @@ import dev.blockterm.runtime.NpyArray;
 import dev.blockterm.runtime.Verification;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -53,25 +52,13 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() {
         ModelFiles.read(original);
         ModelFiles.read(compressed);
-        Map<String, NpyArray> feeds = new LinkedHashMap<>();
-        try (ModelRunner runner = new ModelRunner(original, threads)) {
-            if (inputs == null || inputs.isEmpty()) {
+        Map<String, NpyArray> feeds;
+        if (inputs == null || inputs.isEmpty()) {
+            try (ModelRunner runner = new ModelRunner(original, threads)) {
                 feeds = runner.randomInputs(seed, randomBatch);
-            } else {
-                for (String spec : inputs) {
-                    int eq = spec.indexOf('=');
-                    String name;
-                    if (eq > 0) {
-                        name = spec.substring(0, eq);
-                    } else if (runner.inputs().size() == 1) {
-                        name = runner.inputs().get(0).name();
-                    } else {
-                        throw new IllegalArgumentException("--inputs: the model has " + runner.inputs().size()
-                                + " inputs; name them as NAME=FILE.npy");
-                    }
-                    feeds.put(name, NpyArray.read(Path.of(eq > 0 ? spec.substring(eq + 1) : spec)));
-                }
             }
+        } else {
+            feeds = Feeds.read(original, inputs, "--inputs", threads);
         }
         NpyArray y = labels == null ? null : NpyArray.read(labels);
         List<Verification.OutputComparison> results = Verification.compare(original, compressed, feeds, y, threads);

@@ -31,12 +31,13 @@ import java.util.regex.Pattern;
  * @param maxError      per layer, the fewest parameters with relative error <= maxError (0: unset)
  * @param weights       other constant weights to store factored and rebuild at load (null: none)
  * @param budget        a whole-model parameter target spread over the layers (0: unset)
+ * @param sequential    with calibration data: each layer's inputs from the model compressed up to it
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
                                  List<LayerShape> shapes, Format format, double ratio, double maxError,
-                                 Pattern weights, long budget) {
+                                 Pattern weights, long budget, boolean sequential) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -91,47 +92,52 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     public static CompressionOptions defaults() {
         return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
                 BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null, 0);
+                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null, 0, false);
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
         return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
         return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
     }
 
     public CompressionOptions withForce(boolean newForce) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights, budget);
+                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights, budget, sequential);
     }
 
     public CompressionOptions withFormat(Format newFormat) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights, budget);
+                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights, budget, sequential);
     }
 
     public CompressionOptions withTarget(double newRatio, double newMaxError) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights, budget);
+                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights, budget, sequential);
     }
 
     public CompressionOptions withWeights(Pattern newWeights) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights, budget);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights, budget, sequential);
     }
 
     public CompressionOptions withBudget(long newBudget) {
         return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, newBudget);
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, newBudget, sequential);
+    }
+
+    public CompressionOptions withSequential(boolean newSequential) {
+        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, newSequential);
     }
 
     /** The factor sizes given for this layer, or null. */
@@ -179,6 +185,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (budget != 0) {
             sb.append(" --budget ").append(budget);
+        }
+        if (sequential) {
+            sb.append(" --sequential");
         }
         if (force) {
             sb.append(" --force");

@@ -50,16 +50,26 @@ public final class Compressor {
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits) {
     }
 
-    /** A layer's chosen fit; the tensorization is null for a Conv (its kernel is read as C_out x C_in x K). */
-    public record LayerFit(String layer, Tensorization tensorization, FitResult<?> fit) {
+    /**
+     * A layer's chosen fit; the tensorization is null for a Conv (its kernel is read as C_out x C_in x K);
+     * the output error on the calibration inputs is NaN without them.
+     */
+    public record LayerFit(String layer, Tensorization tensorization, FitResult<?> fit, double outputError) {
     }
 
     private final CompressionOptions options;
     private final Consumer<String> progress;
+    private final Calibration calibration;
 
     public Compressor(CompressionOptions options, Consumer<String> progress) {
+        this(options, progress, null);
+    }
+
+    /** @param calibration calibration data for output-aware fitting of the fully connected layers, or null */
+    public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration) {
         this.options = options;
         this.progress = progress;
+        this.calibration = calibration;
     }
 
     public Result compress(Onnx.ModelProto input, String modelName) {
@@ -81,11 +91,36 @@ public final class Compressor {
                     + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
+        List<LinearLayer> calibrated = layers.stream()
+                .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
+        if (calibration != null && !options.sequential()) {
+            progress.accept("capturing the layers' inputs on the calibration data");
+            calibration.capture(model, calibrated);
+        }
         Map<String, Choice> presets = options.budget() > 0 ? BudgetAllocation.allocate(this, model, layers, stored, inits)
                 : Map.of();
         List<Callable<LayerOutcome>> tasks = new ArrayList<>();
-        for (LinearLayer layer : layers) {
-            tasks.add(() -> fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name())));
+        List<LayerOutcome> sequential = new ArrayList<>();
+        if (calibration != null && options.sequential()) {
+            // each layer's inputs come from the model with the layers before it already compressed
+            Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
+            Set<String> doneWeights = new HashSet<>();
+            for (LinearLayer layer : layers) {
+                if (calibrated.contains(layer)) {
+                    progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
+                    calibration.capture(model, rebuild(model, done, doneWeights, Set.of()), List.of(layer));
+                }
+                LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name()));
+                if (o.report().compressed()) {
+                    done.put(o.nodeIndex(), o.rewrite().apply(model));
+                    doneWeights.add(o.weightName());
+                }
+                sequential.add(o);
+            }
+        } else {
+            for (LinearLayer layer : layers) {
+                tasks.add(() -> fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name())));
+            }
         }
         for (ConvLayer layer : convs) {
             tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
@@ -96,6 +131,7 @@ public final class Compressor {
             tasks.add(() -> fitStored(weight, inits.get(weight.name()), index, presets.get(weight.name())));
         }
         List<LayerOutcome> outcomes = new ArrayList<>(Parallel.run(tasks, options.threads()));
+        outcomes.addAll(sequential);
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
 
@@ -213,7 +249,7 @@ public final class Compressor {
             return new LayerReport(name, op, shape, true, null,
                     attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
                     attempt.chosen().blocks(), fit.model().ranksText(), params, fit.model().parameters(),
-                    fit.relativeError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
+                    fit.relativeError(), chosen.outputError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
                     selection, rebuilt);
         }
     }
@@ -221,9 +257,14 @@ public final class Compressor {
     /** The best candidate within a parameter budget, for {@code --budget}'s error-versus-parameters curves. */
     Choice atBudget(LinearLayer layer, double[] w, boolean rebuilt, long budget) {
         long started = System.nanoTime();
-        LinearFitter.Attempt a = new LinearFitter(layer, w, options, m -> { }, rebuilt).fit(
+        LinearFitter.Attempt a = new LinearFitter(layer, w, options, m -> { }, rebuilt, calibrationOf(layer, rebuilt)).fit(
                 Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options, budget));
         return new Choice(a, null, a.tried(), (System.nanoTime() - started) / 1e9);
+    }
+
+    /** The layer's calibration inputs, or null (stored weights are always fitted to the weights). */
+    private dev.blockterm.tensor.Matrix calibrationOf(LinearLayer layer, boolean rebuilt) {
+        return calibration == null || rebuilt ? null : calibration.inputs(layer.name());
     }
 
     Consumer<String> progress() {
@@ -237,7 +278,7 @@ public final class Compressor {
     /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */
     private Choice choose(LinearLayer layer, double[] w, boolean rebuilt) {
         long started = System.nanoTime();
-        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt);
+        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt, calibrationOf(layer, rebuilt));
         LinearFitter.Attempt attempt;
         String selection = null;
         List<Alternative> tried = new ArrayList<>();
@@ -332,7 +373,7 @@ public final class Compressor {
             }
             if (why != null && !options.force()) {
                 tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
-                        Double.NaN, "not fitted: " + why));
+                        Double.NaN, Double.NaN, "not fitted: " + why));
                 refusal = refusal == null ? "factored form is " + why : refusal;
                 continue;
             }
@@ -340,7 +381,7 @@ public final class Compressor {
                     + "convolutions, N=" + s.blocks() + ", ranks " + java.util.Arrays.toString(s.ranks()));
             FitResult<BlockTerm> fit = fitter.fit(kernel, s);
             tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
-                    fit.relativeError(), ""));
+                    fit.relativeError(), Double.NaN, ""));
             boolean enough = options.maxError() <= 0 || fit.relativeError() <= options.maxError();
             if (!enough) {
                 refusal = String.format(Locale.ROOT, "no setting down to %.2fx reaches --max-error %.4g",
@@ -356,9 +397,9 @@ public final class Compressor {
             }
             LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
                     tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),
-                    fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
+                    Double.NaN, fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
                     selection, false);
-            return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit),
+            return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit, Double.NaN),
                     m -> ConvRewriter.rewrite(m, layer, fit.model()));
         }
         return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",

@@ -2,13 +2,17 @@ package dev.blockterm.compress;
 
 import dev.blockterm.decompose.BlockTermAls;
 import dev.blockterm.decompose.BlockTermConfig;
+import dev.blockterm.decompose.Decomposition;
 import dev.blockterm.decompose.FitResult;
 import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.TtSvd;
+import dev.blockterm.decompose.Whitening;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.report.Alternative;
 import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.tensor.Layout;
+import dev.blockterm.tensor.Matrix;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,6 +37,10 @@ final class LinearFitter {
     private final CompressionOptions options;
     private final Consumer<String> progress;
     private final boolean rebuilt;
+    private final Whitening whitening;
+    private final Matrix calibration;
+    private double[] whitenedWeight;
+    private double outputNorm = -1;
 
     /**
      * @param rebuilt the weight is rebuilt at load rather than contracted at run time: only the
@@ -40,11 +48,26 @@ final class LinearFitter {
      */
     LinearFitter(LinearLayer layer, double[] weight, CompressionOptions options, Consumer<String> progress,
                  boolean rebuilt) {
+        this(layer, weight, options, progress, rebuilt, null);
+    }
+
+    /**
+     * @param calibration the layer's calibration inputs ({@code n x I}), or null: with them, candidates
+     *                    whose input is one mode are fitted whitened (exactly minimizing the output
+     *                    error) and every candidate is ranked by its output error
+     */
+    LinearFitter(LinearLayer layer, double[] weight, CompressionOptions options, Consumer<String> progress,
+                 boolean rebuilt, Matrix calibration) {
         this.layer = layer;
         this.weight = weight;
         this.options = options;
         this.progress = progress;
         this.rebuilt = rebuilt;
+        this.calibration = calibration;
+        this.whitening = calibration == null ? null : Whitening.of(calibration, Whitening.DEFAULT_DAMPING);
+        if (whitening != null) {
+            whitenedWeight = whitening.apply(new Matrix(layer.inputSize(), layer.outputSize(), weight)).data();
+        }
     }
 
     Attempt fit(List<Candidates.Candidate> candidates) {
@@ -54,6 +77,7 @@ final class LinearFitter {
         ContractionPlan bestPlan = null;
         Candidates.Candidate chosen = null;
         String firstRefusal = null;
+        double bestScore = Double.MAX_VALUE;
         for (Candidates.Candidate c : candidates) {
             Tensorization tz = c.tensorization();
             long params = c.parameters();
@@ -68,35 +92,76 @@ final class LinearFitter {
             }
             if (refusal != null && !options.force()) {
                 firstRefusal = firstRefusal == null ? refusal : firstRefusal;
-                tried.add(alternative(c, plan, Double.NaN, "not fitted: " + refusal));
+                tried.add(alternative(c, plan, Double.NaN, Double.NaN, "not fitted: " + refusal));
                 continue;
             }
             progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as " + c.format().label() + " "
                     + tz.layout().label() + " " + tz.describe() + ", N=" + c.blocks() + ", ranks "
                     + Arrays.toString(c.ranks()));
             FitResult<?> fit = fitOne(c);
-            tried.add(alternative(c, plan, fit.relativeError(), tz.padded() ? "padded" : ""));
-            if (best == null || fit.relativeError() < best.fit().relativeError()) {
-                best = new Compressor.LayerFit(layer.name(), tz, fit);
+            double outputError = outputError(tz, fit);
+            tried.add(alternative(c, plan, fit.relativeError(), outputError, whitened(c) ? "whitened" : tz.padded()
+                    ? "padded" : ""));
+            double score = Double.isNaN(outputError) ? fit.relativeError() : outputError;
+            if (best == null || score < bestScore) {
+                best = new Compressor.LayerFit(layer.name(), tz, fit, outputError);
                 bestPlan = plan;
                 chosen = c;
+                bestScore = score;
             }
         }
         return new Attempt(best, bestPlan, chosen, tried, firstRefusal);
     }
 
-    private FitResult<?> fitOne(Candidates.Candidate c) {
-        var tensor = c.tensorization().tensorize(weight);
-        if (c.format() == Format.TT) {
-            return TtSvd.fit(tensor, c.ranks(), options.seed());
-        }
-        return BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(), options.maxSweeps(),
-                options.tolerance(), options.seed(), options.init(), 1));
+    /** Whether the candidate is fitted whitened: calibration inputs and the input as one mode. */
+    private boolean whitened(Candidates.Candidate c) {
+        return whitening != null && c.tensorization().layout() == Layout.INPUT_WHOLE;
     }
 
-    private static Alternative alternative(Candidates.Candidate c, ContractionPlan plan, double error, String note) {
+    private FitResult<?> fitOne(Candidates.Candidate c) {
+        boolean whiten = whitened(c);
+        var tensor = c.tensorization().tensorize(whiten ? whitenedWeight : weight);
+        FitResult<?> fit = c.format() == Format.TT ? TtSvd.fit(tensor, c.ranks(), options.seed())
+                : BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(), options.maxSweeps(),
+                        options.tolerance(), options.seed(), options.init(), 1));
+        if (!whiten) {
+            return fit;
+        }
+        // back from L^T W to W: the input mode's factor times L^-T; the weight error is then recomputed
+        Decomposition model = whitening.unwhiten(fit.model(), 0);
+        double[] w = c.tensorization().matricize(model.reconstruct());
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < w.length; i++) {
+            diff += (weight[i] - w[i]) * (weight[i] - w[i]);
+            norm += weight[i] * weight[i];
+        }
+        return new FitResult<>(model, fit.errors(), fit.sweeps(), fit.converged(), Math.sqrt(diff / norm), fit.init(),
+                fit.seconds());
+    }
+
+    /** {@code ||X (W - W^)|| / ||X W||}, the output error on the calibration inputs; NaN without them. */
+    private double outputError(Tensorization tz, FitResult<?> fit) {
+        if (calibration == null) {
+            return Double.NaN;
+        }
+        double[] approx = tz.matricize(fit.model().reconstruct());
+        double[] diff = new double[approx.length];
+        for (int i = 0; i < diff.length; i++) {
+            diff[i] = weight[i] - approx[i];
+        }
+        Matrix dense = new Matrix(layer.inputSize(), layer.outputSize(), weight);
+        double num = calibration.times(new Matrix(layer.inputSize(), layer.outputSize(), diff)).frobeniusNorm();
+        if (outputNorm < 0) {
+            outputNorm = calibration.times(dense).frobeniusNorm();
+        }
+        return outputNorm == 0 ? 0 : num / outputNorm;
+    }
+
+    private static Alternative alternative(Candidates.Candidate c, ContractionPlan plan, double error, double outputError,
+                                           String note) {
         Tensorization tz = c.tensorization();
         return new Alternative(c.format().label() + " " + tz.layout().label(), tz.describe(), c.blocks(), c.ranksText(),
-                c.parameters(), plan.flopsPerSample(), error, note);
+                c.parameters(), plan.flopsPerSample(), error, outputError, note);
     }
 }

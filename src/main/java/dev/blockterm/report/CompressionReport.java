@@ -31,17 +31,17 @@ public record CompressionReport(String model, String version, String options, Li
     /** The per-layer table and totals, as printed on stdout. */
     public String table() {
         StringBuilder sb = new StringBuilder();
-        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %6s %7s %21s",
-                "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err",
+        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %8s %6s %7s %21s",
+                "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err", "out.err",
                 "sweeps", "seconds", "FLOPs/sample");
         sb.append(header).append('\n');
         for (LayerReport l : layers) {
             if (l.compressed()) {
                 sb.append(String.format(Locale.ROOT,
-                        "%-14s %-6s %-9s %-14s %-26s %3d %-10s %17s %6.1fx %9.4f %6s %7.2f %21s%n",
+                        "%-14s %-6s %-9s %-14s %-26s %3d %-10s %17s %6.1fx %9.4f %8s %6s %7.2f %21s%n",
                         l.name(), l.op(), l.weightShape(), l.layout(), l.tensorization() + (l.padded() ? " (pad)" : ""),
                         l.blocks(), l.ranks(), l.paramsBefore() + " -> " + l.paramsAfter(), l.ratio(),
-                        l.relativeError(), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
+                        l.relativeError(), error(l.outputError()), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
                         l.rebuilt() ? "rebuilt at load" : human(l.flopsBefore()) + " -> " + human(l.flopsAfter())));
             } else {
                 sb.append(String.format(Locale.ROOT, "%-14s %-6s %-9s dense: %s%n", l.name(), l.op(), l.weightShape(),
@@ -51,9 +51,9 @@ public record CompressionReport(String model, String version, String options, Li
                 sb.append("    chosen by ").append(l.selection()).append('\n');
             }
             for (Alternative a : l.alternatives()) {
-                sb.append(String.format(Locale.ROOT, "    %-14s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%n",
+                sb.append(String.format(Locale.ROOT, "    %-14s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%s%n",
                         a.layout(), a.tensorization(), a.blocks(), a.ranks(), a.parameters(), human(a.flopsPerSample()),
-                        Double.isNaN(a.relativeError()) ? "-" : String.format(Locale.ROOT, "%.4f", a.relativeError()),
+                        error(a.relativeError()), Double.isNaN(a.outputError()) ? "" : " out.err " + error(a.outputError()),
                         a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));
             }
         }
@@ -61,7 +61,8 @@ public record CompressionReport(String model, String version, String options, Li
                 compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
                 modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
                 bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
-        sb.append("(sweeps ending in + stopped at the sweep limit before reaching the tolerance");
+        sb.append("(rel.err: of the weight; out.err: of the layer's output on the calibration inputs; sweeps ending in +"
+                + " stopped at the sweep limit before reaching the tolerance");
         if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {
             sb.append("; Conv FLOPs are per output position");
         }
@@ -71,6 +72,11 @@ public record CompressionReport(String model, String version, String options, Li
         }
         sb.append(")\n");
         return sb.toString();
+    }
+
+    /** An error to four places, or "-" where there is none. */
+    static String error(double e) {
+        return Double.isNaN(e) ? "-" : String.format(Locale.ROOT, "%.4f", e);
     }
 
     static String human(double flops) {

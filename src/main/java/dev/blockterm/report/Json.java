@@ -38,6 +38,7 @@ public final class Json {
             sb.append("\"paramsBefore\": ").append(l.paramsBefore()).append(", ");
             sb.append("\"paramsAfter\": ").append(l.paramsAfter()).append(", ");
             sb.append("\"relativeError\": ").append(number(l.relativeError())).append(", ");
+            sb.append("\"outputError\": ").append(number(l.outputError())).append(", ");
             sb.append("\"sweeps\": ").append(l.sweeps()).append(", ");
             sb.append("\"converged\": ").append(l.converged()).append(", ");
             sb.append("\"seconds\": ").append(number(l.seconds())).append(", ");
@@ -56,6 +57,7 @@ public final class Json {
                 sb.append("\"parameters\": ").append(alt.parameters()).append(", ");
                 sb.append("\"flopsPerSample\": ").append(number(alt.flopsPerSample())).append(", ");
                 sb.append("\"relativeError\": ").append(number(alt.relativeError())).append(", ");
+                sb.append("\"outputError\": ").append(number(alt.outputError())).append(", ");
                 field(sb, "", "note", alt.note()).append('}');
             }
             sb.append("]}");

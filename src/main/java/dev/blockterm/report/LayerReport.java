@@ -18,6 +18,7 @@ import java.util.List;
  * @param paramsBefore    dense weight parameters
  * @param paramsAfter     parameters of the factors and cores (the weight's own, bias excluded)
  * @param relativeError   {@code ||W - W^||_F / ||W||_F}
+ * @param outputError     {@code ||X (W - W^)||_F / ||X W||_F} on the calibration inputs, NaN without them
  * @param sweeps          ALS sweeps run
  * @param converged       whether the tolerance stopped the fit
  * @param seconds         fitting time for all layouts tried
@@ -30,7 +31,7 @@ import java.util.List;
  */
 public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
                           String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
-                          long paramsAfter, double relativeError, int sweeps, boolean converged, double seconds,
+                          long paramsAfter, double relativeError, double outputError, int sweeps, boolean converged, double seconds,
                           double flopsBefore, double flopsAfter, List<Alternative> alternatives,
                           String selection, boolean rebuilt) {
 
@@ -40,7 +41,7 @@ public record LayerReport(String name, String op, String weightShape, boolean co
 
     public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
                                     List<Alternative> tried, double seconds) {
-        return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, 0,
+        return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, Double.NaN, 0,
                 false, seconds, flops, flops, tried, null, false);
     }
 

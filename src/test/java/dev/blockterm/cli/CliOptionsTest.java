@@ -108,7 +108,7 @@ class CliOptionsTest {
                 long after = Long.parseLong(c[arrow + 1]);
                 double error = Double.parseDouble(c[arrow + 3]);
                 out.add(new dev.blockterm.report.LayerReport(c[0], c[1], c[2], true, null, "", "", false, 0, "", before,
-                        after, error, 0, true, 0, 0, 0, List.of(), null, false));
+                        after, error, Double.NaN, 0, true, 0, 0, 0, List.of(), null, false));
             }
         }
         assertTrue(!out.isEmpty(), run.out());
@@ -133,6 +133,22 @@ class CliOptionsTest {
         assertTrue(run.out().contains("-> " + total + " ("), run.out());
         CliRun tiny = compress("t.onnx", "--budget", "100", "--max-sweeps", "2", "--format", "tt");
         assertTrue(tiny.out().contains("the budget is not reachable"), tiny.out());
+    }
+
+    @Test
+    void calibrationReportsOutputErrorsAndSequentialNeedsIt() {
+        CliRun run = compress("c.onnx", "--calibration", "testdata/digits_calib_x.npy", "--ratio", "4", "--sequential",
+                "--max-sweeps", "5");
+        String row = run.out().lines().filter(l -> l.startsWith("/2/Gemm")).findFirst().orElseThrow();
+        String[] cells = row.trim().split("\\s+");
+        int arrow = java.util.Arrays.asList(cells).indexOf("->");
+        double weightError = Double.parseDouble(cells[arrow + 3]);
+        double outputError = Double.parseDouble(cells[arrow + 4]);
+        assertTrue(outputError < weightError, row);
+        assertTrue(run.out().contains("whitened"), run.out());
+        CliRun alone = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--sequential");
+        assertEquals(1, alone.code());
+        assertTrue(alone.err().contains("--sequential: needs --calibration"), alone.err());
     }
 
     @Test

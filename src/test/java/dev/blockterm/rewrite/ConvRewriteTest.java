@@ -43,7 +43,7 @@ class ConvRewriteTest {
 
     private static CompressionOptions options(int blocks, int rank) {
         return new CompressionOptions(blocks, new int[] {rank}, 0, null, null, null, 0, 30, 1e-9, 0, 1, 32,
-                Initialization.AUTO, true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0);
+                Initialization.AUTO, true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0, false);
     }
 
     private static double[] run(Path model, Map<String, NpyArray> feeds) {

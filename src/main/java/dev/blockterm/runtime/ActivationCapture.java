@@ -1,0 +1,61 @@
+package dev.blockterm.runtime;
+
+import dev.blockterm.onnx.ModelFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import onnx.Onnx;
+
+/**
+ * Captures intermediate values (the inputs of the layers to compress) on calibration data: a
+ * temporary copy of the model lists them as extra graph outputs and runs in ONNX Runtime.
+ */
+public final class ActivationCapture {
+
+    private ActivationCapture() {
+    }
+
+    public static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values, Map<String, NpyArray> feeds,
+                                                int threads) {
+        Onnx.GraphProto.Builder g = model.getGraph().toBuilder();
+        java.util.Set<String> outputs = new java.util.HashSet<>();
+        for (Onnx.ValueInfoProto o : g.getOutputList()) {
+            outputs.add(o.getName());
+        }
+        for (String v : values) {
+            if (outputs.add(v)) {
+                g.addOutput(Onnx.ValueInfoProto.newBuilder().setName(v));
+            }
+        }
+        Path temp = null;
+        try {
+            temp = Files.createTempFile("blockterm-capture", ".onnx");
+            ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
+            try (ModelRunner runner = new ModelRunner(temp, threads)) {
+                Map<String, NpyArray> all = runner.run(feeds);
+                Map<String, NpyArray> out = new HashMap<>();
+                for (String v : values) {
+                    NpyArray a = all.get(v);
+                    if (a == null) {
+                        throw new IllegalArgumentException("calibration: the model did not produce '" + v + "'");
+                    }
+                    out.put(v, a);
+                }
+                return out;
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("calibration: cannot write a temporary model (" + e.getMessage() + ")", e);
+        } finally {
+            if (temp != null) {
+                try {
+                    Files.deleteIfExists(temp);
+                } catch (IOException ignored) {
+                    // a temporary file left in the temporary directory
+                }
+            }
+        }
+    }
+}
