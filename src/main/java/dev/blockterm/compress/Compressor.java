@@ -426,10 +426,19 @@ public final class Compressor {
         return Decomposition.text(ranks);
     }
 
-    /** The graph with the replaced nodes spliced in and the replaced weights removed. */
+    /**
+     * The graph with the replaced nodes spliced in; initializers that only the replaced nodes read
+     * (their weights, a bias Gemm's beta replaced) are removed, and so are the rebuilt weights.
+     */
     private static Onnx.ModelProto rebuild(Onnx.ModelProto model, Map<Integer, LinearRewriter.Replacement> replacements,
                                            Set<String> replacedWeights, Set<String> rebuiltWeights) {
         Onnx.GraphProto graph = model.getGraph();
+        Set<String> released = new HashSet<>(replacedWeights);
+        for (int i : replacements.keySet()) {
+            if (i >= 0) {
+                released.addAll(graph.getNode(i).getInputList());
+            }
+        }
         Onnx.GraphProto.Builder g = graph.toBuilder().clearNode().clearInitializer().clearInput();
         // weights rebuilt at load come first: they depend on initializers only
         replacements.keySet().stream().filter(k -> k < 0).sorted(java.util.Comparator.reverseOrder())
@@ -442,12 +451,12 @@ public final class Compressor {
                 g.addAllNode(r.nodes());
             }
         }
-        Set<String> used = new HashSet<>();
-        for (Onnx.NodeProto n : g.getNodeList()) {
-            used.addAll(n.getInputList());
+        Set<String> used = Graphs.referenced(g.getNodeList());
+        for (Onnx.ValueInfoProto o : graph.getOutputList()) {
+            used.add(o.getName());
         }
         for (Onnx.TensorProto t : graph.getInitializerList()) {
-            boolean replaced = replacedWeights.contains(t.getName()) && !used.contains(t.getName());
+            boolean replaced = released.contains(t.getName()) && !used.contains(t.getName());
             if (!replaced && !rebuiltWeights.contains(t.getName())) {
                 g.addInitializer(t);
             }
@@ -455,8 +464,14 @@ public final class Compressor {
         for (LinearRewriter.Replacement r : replacements.values()) {
             g.addAllInitializer(r.initializers());
         }
+        Set<String> initializers = new HashSet<>();
+        for (Onnx.TensorProto t : graph.getInitializerList()) {
+            initializers.add(t.getName());
+        }
         for (Onnx.ValueInfoProto in : graph.getInputList()) {
-            boolean replaced = replacedWeights.contains(in.getName()) && !used.contains(in.getName());
+            // a graph input that is also a released initializer (IR < 4) goes with it; true inputs stay
+            boolean replaced = released.contains(in.getName()) && initializers.contains(in.getName())
+                    && !used.contains(in.getName());
             if (!replaced && !rebuiltWeights.contains(in.getName())) {
                 g.addInput(in);
             }

@@ -50,6 +50,13 @@ public final class Graphs {
         return 1;
     }
 
+    /** Every value these nodes read, their subgraphs' reads of outer-scope values included. */
+    public static Set<String> referenced(List<Onnx.NodeProto> nodes) {
+        Map<String, Integer> uses = new HashMap<>();
+        countUses(Onnx.GraphProto.newBuilder().addAllNode(nodes).build(), uses);
+        return new HashSet<>(uses.keySet());
+    }
+
     /** How many node inputs, in the graph and its subgraphs, name each value. */
     static Map<String, Integer> uses(Onnx.GraphProto graph) {
         Map<String, Integer> uses = new HashMap<>();

@@ -183,6 +183,10 @@ class CompressEndToEndTest {
                 Compressor.Result result = new Compressor(options, m -> { }).compress(model, "tiny");
                 ModelFiles.write(result.model(), out, in);
                 assertChecked(out);
+                java.util.Set<String> read = Graphs.referenced(result.model().getGraph().getNodeList());
+                for (Onnx.TensorProto t : result.model().getGraph().getInitializerList()) {
+                    assertTrue(read.contains(t.getName()), "initializer '" + t.getName() + "' is read by no node");
+                }
                 try (ModelRunner a = new ModelRunner(in, 1); ModelRunner b = new ModelRunner(out, 1)) {
                     Map<String, NpyArray> feeds = a.randomInputs(9, 3);
                     double[] ya = a.run(feeds).values().iterator().next().values();
