@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Train the bundled digits CNN and export it to ONNX (Debian's python3-torch/onnx/sklearn/numpy).
 
+Kept apart from digits_common.py on purpose: written with it, the same training gives other (seeded,
+repeatable) weights than the committed model, whose figures the README quotes.
+
 Writes models/digits_cnn.onnx and testdata/digits_img_{x,y}.npy (the held-out split as 1x8x8 images).
 Run from the repository root:  /usr/bin/python3 models/train_digits_cnn.py
 """

@@ -94,10 +94,13 @@ final class FitOptions {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--init: expected auto, algebraic, greedy or random, found '" + init + "'");
         }
-        return new CompressionOptions(blocks, ranks, order, layout.equals("auto") ? null : Layout.parse(layout),
-                layers == null ? null : Pattern.compile(layers), exclude == null ? null : Pattern.compile(exclude),
-                minParams, maxSweeps, tolerance, seed, threads, batch, initialization, force,
-                shapes.stream().map(LayerShape::parse).toList(), Format.parse(format), ratio, maxError,
-                weights == null ? null : Pattern.compile(weights), budget, sequential);
+        return CompressionOptions.builder().blocks(blocks).ranks(ranks).order(order)
+                .layout(layout.equals("auto") ? null : Layout.parse(layout))
+                .layers(layers == null ? null : Pattern.compile(layers))
+                .exclude(exclude == null ? null : Pattern.compile(exclude)).minParams(minParams)
+                .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
+                .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
+                .ratio(ratio).maxError(maxError).weights(weights == null ? null : Pattern.compile(weights))
+                .budget(budget).sequential(sequential).build();
     }
 }

@@ -90,54 +90,209 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     }
 
     public static CompressionOptions defaults() {
-        return new CompressionOptions(DEFAULT_BLOCKS, new int[] {DEFAULT_RANK}, 0, null, null, null, DEFAULT_MIN_PARAMS,
-                BlockTermConfig.DEFAULT_MAX_SWEEPS, BlockTermConfig.DEFAULT_TOLERANCE, 0L, 1, DEFAULT_BATCH,
-                Initialization.AUTO, false, List.of(), Format.BT, 0, 0, null, 0, false);
+        return builder().build();
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these options. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.blocks = blocks;
+        b.ranks = ranks.clone();
+        b.order = order;
+        b.layout = layout;
+        b.layers = layers;
+        b.exclude = exclude;
+        b.minParams = minParams;
+        b.maxSweeps = maxSweeps;
+        b.tolerance = tolerance;
+        b.seed = seed;
+        b.threads = threads;
+        b.expectedBatch = expectedBatch;
+        b.init = init;
+        b.force = force;
+        b.shapes = shapes;
+        b.format = format;
+        b.ratio = ratio;
+        b.maxError = maxError;
+        b.weights = weights;
+        b.budget = budget;
+        b.sequential = sequential;
+        return b;
     }
 
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
-        return new CompressionOptions(blocksN, newRanks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
+        return toBuilder().blocks(blocksN).ranks(newRanks).build();
     }
 
     public CompressionOptions withLayout(Layout newLayout) {
-        return new CompressionOptions(blocks, ranks, order, newLayout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
+        return toBuilder().layout(newLayout).build();
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, newMinParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
+        return toBuilder().minParams(newMinParams).build();
     }
 
     public CompressionOptions withForce(boolean newForce) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, newForce, shapes, format, ratio, maxError, weights, budget, sequential);
+        return toBuilder().force(newForce).build();
     }
 
     public CompressionOptions withFormat(Format newFormat) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, newFormat, ratio, maxError, weights, budget, sequential);
+        return toBuilder().format(newFormat).build();
     }
 
     public CompressionOptions withTarget(double newRatio, double newMaxError) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, newRatio, newMaxError, weights, budget, sequential);
+        return toBuilder().ratio(newRatio).maxError(newMaxError).build();
     }
 
     public CompressionOptions withWeights(Pattern newWeights) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, newWeights, budget, sequential);
+        return toBuilder().weights(newWeights).build();
     }
 
     public CompressionOptions withBudget(long newBudget) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, newBudget, sequential);
+        return toBuilder().budget(newBudget).build();
     }
 
     public CompressionOptions withSequential(boolean newSequential) {
-        return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, newSequential);
+        return toBuilder().sequential(newSequential).build();
+    }
+
+    /** Options one at a time; {@link #build()} validates them. */
+    public static final class Builder {
+        private int blocks = DEFAULT_BLOCKS;
+        private int[] ranks = {DEFAULT_RANK};
+        private int order;
+        private Layout layout;
+        private Pattern layers;
+        private Pattern exclude;
+        private long minParams = DEFAULT_MIN_PARAMS;
+        private int maxSweeps = BlockTermConfig.DEFAULT_MAX_SWEEPS;
+        private double tolerance = BlockTermConfig.DEFAULT_TOLERANCE;
+        private long seed;
+        private int threads = 1;
+        private long expectedBatch = DEFAULT_BATCH;
+        private Initialization init = Initialization.AUTO;
+        private boolean force;
+        private List<LayerShape> shapes = List.of();
+        private Format format = Format.BT;
+        private double ratio;
+        private double maxError;
+        private Pattern weights;
+        private long budget;
+        private boolean sequential;
+
+        private Builder() {
+        }
+
+        public Builder blocks(int v) {
+            blocks = v;
+            return this;
+        }
+
+        public Builder ranks(int... v) {
+            ranks = v.clone();
+            return this;
+        }
+
+        public Builder order(int v) {
+            order = v;
+            return this;
+        }
+
+        public Builder layout(Layout v) {
+            layout = v;
+            return this;
+        }
+
+        public Builder layers(Pattern v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder exclude(Pattern v) {
+            exclude = v;
+            return this;
+        }
+
+        public Builder minParams(long v) {
+            minParams = v;
+            return this;
+        }
+
+        public Builder sweeps(int max, double tol) {
+            maxSweeps = max;
+            tolerance = tol;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        public Builder threads(int v) {
+            threads = v;
+            return this;
+        }
+
+        public Builder expectedBatch(long v) {
+            expectedBatch = v;
+            return this;
+        }
+
+        public Builder init(Initialization v) {
+            init = v;
+            return this;
+        }
+
+        public Builder force(boolean v) {
+            force = v;
+            return this;
+        }
+
+        public Builder shapes(List<LayerShape> v) {
+            shapes = v;
+            return this;
+        }
+
+        public Builder format(Format v) {
+            format = v;
+            return this;
+        }
+
+        public Builder ratio(double v) {
+            ratio = v;
+            return this;
+        }
+
+        public Builder maxError(double v) {
+            maxError = v;
+            return this;
+        }
+
+        public Builder weights(Pattern v) {
+            weights = v;
+            return this;
+        }
+
+        public Builder budget(long v) {
+            budget = v;
+            return this;
+        }
+
+        public Builder sequential(boolean v) {
+            sequential = v;
+            return this;
+        }
+
+        public CompressionOptions build() {
+            return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
+                    seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
+        }
     }
 
     /** The factor sizes given for this layer, or null. */

@@ -151,9 +151,8 @@ class CompressEndToEndTest {
     void fullRanksReproduceTheOriginalOutputs() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
         // one block at full matrix rank 64 of the 64x512 layer: the plain-matrix layout (input-whole, one output mode)
-        CompressionOptions options = CompressionOptions.defaults();
-        options = new CompressionOptions(1, new int[] {64}, 2, Layout.INPUT_WHOLE,
-                java.util.regex.Pattern.compile("^/0/Gemm$"), null, 0, 5, 1e-9, 0, 1, 32, options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0, false);
+        CompressionOptions options = CompressionOptions.builder().blocks(1).ranks(64).order(2).layout(Layout.INPUT_WHOLE)
+                .layers(java.util.regex.Pattern.compile("^/0/Gemm$")).minParams(0).sweeps(5, 1e-9).force(true).build();
         Path out = dir.resolve("full.onnx");
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "mlp");
         assertTrue(result.report().layers().stream().filter(LayerReport::compressed).count() >= 1);
@@ -170,16 +169,14 @@ class CompressEndToEndTest {
                 TinyModels.matmul3d(12, 10, 13), TinyModels.matmul3d(13, 7, 13), TinyModels.gemm(13, 7, 1f, 1f, 11));
         for (Onnx.ModelProto model : models) {
             for (Layout layout : Layout.values()) {
-                CompressionOptions options = new CompressionOptions(1, new int[] {100000}, 2, layout, null, null, 0, 3,
-                        1e-9, 0, 1, 32, CompressionOptions.defaults().init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0, false);
-                int order = layout == Layout.MERGED ? 2 : 2;
+                int order = 2;
                 Path in = dir.resolve("tiny.onnx");
                 Path out = dir.resolve("tiny-" + layout + ".onnx");
                 ModelFiles.write(model, in, null);
                 // the rank is capped per mode to the full size by choosing it from the tensorization
                 int[] full = fullRanks(model, layout, order);
-                options = new CompressionOptions(1, full, order, layout, null, null, 0, 3, 1e-9, 0, 1, 32,
-                        options.init(), true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0, false);
+                CompressionOptions options = CompressionOptions.builder().blocks(1).ranks(full).order(order).layout(layout)
+                        .minParams(0).sweeps(3, 1e-9).force(true).build();
                 Compressor.Result result = new Compressor(options, m -> { }).compress(model, "tiny");
                 ModelFiles.write(result.model(), out, in);
                 assertChecked(out);

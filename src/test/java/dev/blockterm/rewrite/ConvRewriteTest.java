@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
-import dev.blockterm.decompose.Initialization;
 import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.onnx.TinyModels;
 import dev.blockterm.runtime.ModelRunner;
@@ -42,8 +41,7 @@ class ConvRewriteTest {
     }
 
     private static CompressionOptions options(int blocks, int rank) {
-        return new CompressionOptions(blocks, new int[] {rank}, 0, null, null, null, 0, 30, 1e-9, 0, 1, 32,
-                Initialization.AUTO, true, List.of(), dev.blockterm.decompose.Format.BT, 0, 0, null, 0, false);
+        return CompressionOptions.builder().blocks(blocks).ranks(rank).minParams(0).sweeps(30, 1e-9).force(true).build();
     }
 
     private static double[] run(Path model, Map<String, NpyArray> feeds) {
