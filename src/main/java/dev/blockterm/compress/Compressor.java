@@ -19,6 +19,7 @@ import dev.blockterm.report.LayerReport;
 import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.rewrite.RecurrentProjection;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
@@ -208,6 +209,12 @@ public final class Compressor {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
                     weight.parameters(), 0, skip, List.of(), 0));
         }
+        if (preset == null && weight.inputWeight() && weight.dims()[0] == 1) {
+            LayerOutcome projected = fitProjection(weight, tensor, op);
+            if (projected != null) {
+                return projected;
+            }
+        }
         Choice choice = preset != null ? preset : choose(matrix(weight, index), Weights.values(tensor), true);
         if (choice.attempt().best() == null) {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
@@ -217,6 +224,43 @@ public final class Compressor {
         LayerReport report = choice.report(weight.name(), op, weight.shape(), weight.parameters(), 0, 0, true);
         return new LayerOutcome(index, weight.name(), report, chosen, m -> WeightRebuilder.rewrite(m, weight,
                 chosen.tensorization(), chosen.fit().model(), tensor.getDataType()));
+    }
+
+    /**
+     * A one-direction recurrent input weight {@code W} ({@code GH x I}) whose projection
+     * {@code X W^T} is cheaper factored than dense, identity weight counted: moved out of the op and
+     * run factored (see {@link dev.blockterm.rewrite.RecurrentProjection}); null where that does not pay.
+     */
+    private LayerOutcome fitProjection(StoredWeight weight, Onnx.TensorProto tensor, String op) {
+        int gh = (int) weight.dims()[1];
+        int in = (int) weight.dims()[2];
+        double[] w = Weights.values(tensor); // GH x I
+        double[] transposed = new double[w.length];
+        for (int r = 0; r < gh; r++) {
+            for (int c = 0; c < in; c++) {
+                transposed[c * gh + r] = w[r * in + c];
+            }
+        }
+        LinearLayer projection = new LinearLayer(weight.node(), weight.name(), op, weight.name(), in, gh, false, null);
+        long identityParams = (long) gh * gh;
+        double identityFlops = 2.0 * gh * gh;
+        Choice choice = choose(projection, transposed, false, identityParams, identityFlops);
+        if (choice.attempt().best() == null) {
+            return null;
+        }
+        LayerFit chosen = choice.attempt().best();
+        String note = "input projection X W^T moved out of the op and run factored; the op reads it with an identity W ("
+                + gh + "x" + gh + ", counted)" + (choice.selection() == null ? "" : "; " + choice.selection());
+        Choice noted = new Choice(choice.attempt(), note, choice.tried(), choice.seconds());
+        LayerReport base = noted.report(weight.name(), op, weight.shape(), weight.parameters(), 2.0 * gh * in,
+                choice.attempt().plan().flopsPerSample() + identityFlops, false);
+        LayerReport report = new LayerReport(base.name(), base.op(), base.weightShape(), true, null, base.layout(),
+                base.tensorization(), base.padded(), base.blocks(), base.ranks(), base.paramsBefore(),
+                base.paramsAfter() + identityParams, base.relativeError(), base.outputError(), base.sweeps(),
+                base.converged(), base.seconds(), base.flopsBefore(), base.flopsAfter(), base.alternatives(),
+                base.selection(), false);
+        return new LayerOutcome(weight.node(), weight.name(), report, chosen, m -> RecurrentProjection.rewrite(m,
+                projection, chosen.tensorization(), chosen.fit().model(), tensor.getDataType(), options.expectedBatch()));
     }
 
     /** A stored weight as the matrix it is fitted as. */
@@ -277,8 +321,13 @@ public final class Compressor {
 
     /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */
     private Choice choose(LinearLayer layer, double[] w, boolean rebuilt) {
+        return choose(layer, w, rebuilt, 0, 0);
+    }
+
+    private Choice choose(LinearLayer layer, double[] w, boolean rebuilt, long overheadParams, double overheadFlops) {
         long started = System.nanoTime();
-        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt, calibrationOf(layer, rebuilt));
+        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt, calibrationOf(layer, rebuilt))
+                .withOverhead(overheadParams, overheadFlops);
         LinearFitter.Attempt attempt;
         String selection = null;
         List<Alternative> tried = new ArrayList<>();

@@ -41,6 +41,8 @@ final class LinearFitter {
     private final Matrix calibration;
     private double[] whitenedWeight;
     private double outputNorm = -1;
+    private long overheadParams;
+    private double overheadFlops;
 
     /**
      * @param rebuilt the weight is rebuilt at load rather than contracted at run time: only the
@@ -70,6 +72,16 @@ final class LinearFitter {
         }
     }
 
+    /**
+     * Parameters and FLOPs per sample that come with any factored form of this layer (a recurrent
+     * input projection moved out of its op leaves an identity weight behind): counted against it.
+     */
+    LinearFitter withOverhead(long params, double flops) {
+        overheadParams = params;
+        overheadFlops = flops;
+        return this;
+    }
+
     Attempt fit(List<Candidates.Candidate> candidates) {
         double flopsBefore = 2.0 * layer.parameters();
         List<Alternative> tried = new ArrayList<>();
@@ -80,15 +92,15 @@ final class LinearFitter {
         double bestScore = Double.MAX_VALUE;
         for (Candidates.Candidate c : candidates) {
             Tensorization tz = c.tensorization();
-            long params = c.parameters();
+            long params = c.parameters() + overheadParams;
             ContractionPlan plan = LinearRewriter.plan(layer, tz, c.format() == Format.TT, c.blocks(), c.ranks(),
                     options.expectedBatch());
             String refusal = null;
             if (params >= layer.parameters()) {
                 refusal = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
-            } else if (!rebuilt && plan.flopsPerSample() >= flopsBefore) {
+            } else if (!rebuilt && plan.flopsPerSample() + overheadFlops >= flopsBefore) {
                 refusal = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/sample)",
-                        plan.flopsPerSample(), flopsBefore);
+                        plan.flopsPerSample() + overheadFlops, flopsBefore);
             }
             if (refusal != null && !options.force()) {
                 firstRefusal = firstRefusal == null ? refusal : firstRefusal;

@@ -192,15 +192,22 @@ public final class Graphs {
             layerWeights.add(c.weightName());
         }
         Map<String, String> uses = new java.util.LinkedHashMap<>();
-        for (Onnx.NodeProto node : graph.getNodeList()) {
+        Map<String, Integer> nodes = new HashMap<>();
+        Set<String> inputWeights = new HashSet<>();
+        for (int n = 0; n < graph.getNodeCount(); n++) {
+            Onnx.NodeProto node = graph.getNode(n);
             List<Integer> inputs = RECURRENT.get(node.getOpType());
             if (inputs == null || !(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx"))) {
                 continue;
             }
             for (int i : inputs) {
-                if (node.getInputCount() > i && inits.containsKey(node.getInput(i))) {
-                    uses.putIfAbsent(node.getInput(i), node.getOpType() + " '" + node.getName() + "' input "
-                            + (i == 1 ? "W" : "R"));
+                if (node.getInputCount() > i && inits.containsKey(node.getInput(i))
+                        && uses.putIfAbsent(node.getInput(i), node.getOpType() + " '" + node.getName() + "' input "
+                        + (i == 1 ? "W" : "R")) == null) {
+                    nodes.put(node.getInput(i), n);
+                    if (i == 1) {
+                        inputWeights.add(node.getInput(i));
+                    }
                 }
             }
         }
@@ -224,7 +231,8 @@ public final class Graphs {
                 rows *= dims[i];
             }
             int cols = dims.length == 0 ? 1 : (int) dims[dims.length - 1];
-            out.add(new StoredWeight(t.getName(), e.getValue(), dims, (int) rows, cols, reason));
+            out.add(new StoredWeight(t.getName(), e.getValue(), dims, (int) rows, cols, reason,
+                    nodes.getOrDefault(t.getName(), -1), inputWeights.contains(t.getName())));
         }
         return out;
     }

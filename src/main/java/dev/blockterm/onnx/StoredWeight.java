@@ -12,8 +12,11 @@ package dev.blockterm.onnx;
  * @param rows        product of all dimensions but the last
  * @param cols        the last dimension
  * @param skipReason  why it cannot be compressed, or null
+ * @param node        the recurrent node reading it, or -1
+ * @param inputWeight whether it is that node's input weight {@code W} (multiplying the input X)
  */
-public record StoredWeight(String name, String use, long[] dims, int rows, int cols, String skipReason) {
+public record StoredWeight(String name, String use, long[] dims, int rows, int cols, String skipReason, int node,
+                           boolean inputWeight) {
 
     public StoredWeight {
         dims = dims.clone();

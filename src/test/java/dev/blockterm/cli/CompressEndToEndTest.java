@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class CompressEndToEndTest {
+public class CompressEndToEndTest {
 
     static final Path MLP = Path.of("models/digits_mlp.onnx");
     static final Path X = Path.of("testdata/digits_x.npy");
@@ -260,7 +260,7 @@ class CompressEndToEndTest {
     }
 
     /** The ONNX checker (full check with shape inference), where Debian's python3-onnx is installed. */
-    static void assertChecked(Path model) {
+    public static void assertChecked(Path model) {
         Path python = Path.of("/usr/bin/python3");
         Assumptions.assumeTrue(Files.isExecutable(python), "no /usr/bin/python3");
         try {

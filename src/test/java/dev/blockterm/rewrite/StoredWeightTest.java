@@ -92,6 +92,55 @@ class StoredWeightTest {
     }
 
     @Test
+    void aWideLstmInputProjectionRunsFactored() {
+        int in = 256;
+        int hidden = 8;
+        int gates = 4 * hidden;
+        Onnx.NodeProto lstm = Onnx.NodeProto.newBuilder().setOpType("LSTM").setName("rnn").addInput("x").addInput("w")
+                .addInput("r").addInput("b").addOutput("y").addAttribute(TinyModels.intAttr("hidden_size", hidden)).build();
+        Onnx.ValueInfoProto y = TinyModels.input("y", 5, 1, -1, hidden);
+        Onnx.ModelProto model = TinyModels.model(13, List.of(TinyModels.input("x", 5, -1, in)), List.of(y), List.of(lstm),
+                List.of(Weights.tensor("w", new long[] {1, gates, in}, scaled(TinyModels.gaussian(gates * in, 7), 0.1),
+                                Weights.FLOAT),
+                        Weights.tensor("r", new long[] {1, gates, hidden}, scaled(TinyModels.gaussian(gates * hidden, 8), 0.3),
+                                Weights.FLOAT),
+                        Weights.tensor("b", new long[] {1, 2 * gates}, TinyModels.gaussian(2 * gates, 9), Weights.FLOAT)));
+        Path in0 = dir.resolve("wide.onnx");
+        Path out = dir.resolve("wide.bt.onnx");
+        ModelFiles.write(model, in0, null);
+        // R (256 weights) stays dense: only the projection differs from the reference below
+        CompressionOptions options = CompressionOptions.builder().ratio(4).minParams(1000).build();
+        Compressor.Result result = new Compressor(options, m -> { }).compress(model, "wide");
+        LayerReport row = result.report().layers().stream().filter(l -> l.name().equals("w")).findFirst().orElseThrow();
+        assertTrue(row.compressed() && !row.rebuilt() && row.selection().contains("moved out of the op"),
+                result.report().table());
+        assertTrue(row.paramsAfter() < gates * in && row.flopsAfter() < row.flopsBefore(), result.report().table());
+        ModelFiles.write(result.model(), out, in0);
+        dev.blockterm.cli.CompressEndToEndTest.assertChecked(out);
+        // the same LSTM with W^ = the reconstructed projection, transposed back
+        Compressor.LayerFit fit = result.fits().get("w");
+        double[] projection = fit.tensorization().matricize(fit.fit().model().reconstruct()); // I x GH
+        double[] w = new double[gates * in];
+        for (int c = 0; c < in; c++) {
+            for (int g = 0; g < gates; g++) {
+                w[g * in + c] = projection[c * gates + g];
+            }
+        }
+        Path reference = dir.resolve("reference.onnx");
+        Onnx.ModelProto ref = withInitializer(model, "w", w);
+        ModelFiles.write(ref, reference, null);
+        Map<String, NpyArray> feeds = Map.of("x", new NpyArray(new long[] {5, 3, in}, TinyModels.gaussian(5 * 3 * in, 10), "<f4"));
+        assertEquals(0, ConvRewriteTest.relative(run(reference, feeds), run(out, feeds)), 1e-5);
+    }
+
+    private static double[] scaled(double[] v, double s) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= s;
+        }
+        return v;
+    }
+
+    @Test
     void weightsInConstantNodesAreFoundAndLayersInSubgraphsReported() {
         // y = MatMul(x, Constant w); z = If(cond, then: MatMul(y, v), else: y) with v from the outer scope
         Onnx.TensorProto w = Weights.tensor("unused", new long[] {64, 64}, TinyModels.gaussian(4096, 4), Weights.FLOAT);
