@@ -44,7 +44,7 @@ public final class ModelFiles {
         if (!model.hasGraph() || model.getGraph().getNodeCount() == 0 || model.getIrVersion() == 0) {
             throw new ModelException(path + ": not an ONNX model (no graph or no IR version)");
         }
-        return model;
+        return ExternalData.load(model, path.toAbsolutePath().getParent());
     }
 
     /**
@@ -52,6 +52,15 @@ public final class ModelFiles {
      * failure leaves no partial file. Refuses to overwrite {@code protect} (the input model).
      */
     public static void write(Onnx.ModelProto model, Path path, Path protect) {
+        write(model, path, protect, ExternalData.INLINE_LIMIT);
+    }
+
+    /**
+     * As {@link #write(Onnx.ModelProto, Path, Path)}; a model whose serialized size exceeds
+     * {@code inlineLimit} bytes gets its large initializers in an external data file
+     * {@code <name>.data} beside it (ONNX files must stay under 2 GB).
+     */
+    public static void write(Onnx.ModelProto model, Path path, Path protect, long inlineLimit) {
         Path target = path.toAbsolutePath().normalize();
         if (protect != null && sameFile(target, protect.toAbsolutePath().normalize())) {
             throw new ModelException(path + ": output path is the input model; choose another with -o");
@@ -64,23 +73,33 @@ public final class ModelFiles {
             throw new ModelException(path + ": output directory is not writable");
         }
         Path temp = null;
+        Path tempData = null;
+        Path data = null;
         try {
+            Onnx.ModelProto toWrite = model;
+            if (model.getSerializedSize() > inlineLimit || model.getSerializedSize() < 0) {
+                data = target.resolveSibling(target.getFileName() + ".data");
+                tempData = Files.createTempFile(dir, "." + data.getFileName(), ".part");
+                toWrite = ExternalData.store(model, tempData, data.getFileName().toString());
+            }
             temp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
             try (OutputStream out = Files.newOutputStream(temp)) {
-                model.writeTo(out);
+                toWrite.writeTo(out);
+            }
+            if (tempData != null) {
+                publish(tempData, data);
+                tempData = null;
             }
             publish(temp, target);
             temp = null;
         } catch (IOException e) {
+            if (data != null && tempData == null && temp != null) {
+                deleteQuietly(data); // the data file was moved, the model was not
+            }
             throw new ModelException(path + ": cannot write (" + e.getMessage() + ")", e);
         } finally {
-            if (temp != null) {
-                try {
-                    Files.deleteIfExists(temp);
-                } catch (IOException ignored) {
-                    // the temporary file is gone or was never made
-                }
-            }
+            deleteQuietly(temp);
+            deleteQuietly(tempData);
         }
     }
 
@@ -95,6 +114,16 @@ public final class ModelFiles {
             // not a POSIX file system: keep what it gave
         }
         Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void deleteQuietly(Path p) {
+        if (p != null) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException ignored) {
+                // gone already, or never made
+            }
+        }
     }
 
     private static boolean sameFile(Path a, Path b) {

@@ -18,7 +18,7 @@ public final class Weights {
     /** Why this tensor cannot be read as a weight, or null when it can. */
     public static String unsupported(Onnx.TensorProto t) {
         if (t.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
-            return "weights in external data files are not supported yet";
+            return "external data not loaded (read the model with ModelFiles.read)";
         }
         if (t.getDataType() != FLOAT && t.getDataType() != DOUBLE) {
             return "element type " + Onnx.TensorProto.DataType.forNumber(t.getDataType()) + " (only float and double are fitted)";

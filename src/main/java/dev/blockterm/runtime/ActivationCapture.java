@@ -52,6 +52,7 @@ public final class ActivationCapture {
             if (temp != null) {
                 try {
                     Files.deleteIfExists(temp);
+                    Files.deleteIfExists(temp.resolveSibling(temp.getFileName() + ".data")); // a large model's weights
                 } catch (IOException ignored) {
                     // a temporary file left in the temporary directory
                 }

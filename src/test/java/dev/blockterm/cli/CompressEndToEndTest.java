@@ -28,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 public class CompressEndToEndTest {
 
-    static final Path MLP = Path.of("models/digits_mlp.onnx");
-    static final Path X = Path.of("testdata/digits_x.npy");
+    public static final Path MLP = Path.of("models/digits_mlp.onnx");
+    public static final Path X = Path.of("testdata/digits_x.npy");
 
     @TempDir
     Path dir;
@@ -255,7 +255,7 @@ public class CompressEndToEndTest {
         return h;
     }
 
-    static double relative(double[] expected, double[] actual) {
+    public static double relative(double[] expected, double[] actual) {
         return dev.blockterm.TestArrays.relativeError(expected, actual);
     }
 

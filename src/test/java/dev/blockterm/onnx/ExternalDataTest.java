@@ -1,0 +1,73 @@
+package dev.blockterm.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.cli.CompressEndToEndTest;
+import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Compressor;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import onnx.Onnx;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Models whose weights live in ONNX external data files are read and written. */
+class ExternalDataTest {
+
+    @TempDir
+    Path dir;
+
+    private static double[] run(Path model, NpyArray x) {
+        try (ModelRunner r = new ModelRunner(model, 1)) {
+            return r.run(Map.of("input", x)).values().iterator().next().values();
+        }
+    }
+
+    @Test
+    void externalWeightsAreReadCompressedAndWritten() throws Exception {
+        Onnx.ModelProto inline = ModelFiles.read(CompressEndToEndTest.MLP);
+        Path external = dir.resolve("mlp-external.onnx");
+        ModelFiles.write(inline, external, null, 0); // everything of 1 kB or more goes external
+        assertTrue(Files.size(dir.resolve("mlp-external.onnx.data")) > 1_000_000, "the weights are in the data file");
+        assertTrue(Files.size(external) < 20_000, "the model file holds no weights");
+        Onnx.TensorProto stored = Onnx.ModelProto.parseFrom(Files.readAllBytes(external)).getGraph().getInitializerList()
+                .stream().filter(t -> t.getName().equals("2.weight")).findFirst().orElseThrow();
+        assertEquals(Onnx.TensorProto.DataLocation.EXTERNAL, stored.getDataLocation());
+
+        NpyArray x = NpyArray.read(CompressEndToEndTest.X);
+        assertEquals(0, CompressEndToEndTest.relative(run(CompressEndToEndTest.MLP, x), run(external, x)), 1e-7,
+                "ONNX Runtime reads the external file as written");
+
+        // read back: the same weights as the inline model, so compressing either gives the same factors
+        Onnx.ModelProto loaded = ModelFiles.read(external);
+        assertEquals(Graphs.initializers(inline.getGraph()).get("2.weight").getRawData(),
+                Graphs.initializers(loaded.getGraph()).get("2.weight").getRawData());
+        CompressionOptions options = CompressionOptions.builder().sweeps(5, 1e-5).build();
+        Compressor.Result a = new Compressor(options, m -> { }).compress(inline, "inline");
+        Compressor.Result b = new Compressor(options, m -> { }).compress(loaded, "external");
+        assertEquals(Graphs.initializers(a.model().getGraph()).get("/2/Gemm.bt.core").getRawData(),
+                Graphs.initializers(b.model().getGraph()).get("/2/Gemm.bt.core").getRawData());
+
+        // a compressed model written with external data runs the same as inline
+        Path inlineOut = dir.resolve("out-inline.onnx");
+        Path externalOut = dir.resolve("out-external.onnx");
+        ModelFiles.write(b.model(), inlineOut, external);
+        ModelFiles.write(b.model(), externalOut, external, 0);
+        assertTrue(Files.exists(dir.resolve("out-external.onnx.data")));
+        assertEquals(0, CompressEndToEndTest.relative(run(inlineOut, x), run(externalOut, x)), 1e-7);
+        CompressEndToEndTest.assertChecked(externalOut);
+    }
+
+    @Test
+    void aMissingDataFileIsOneClearError() throws Exception {
+        Path external = dir.resolve("m.onnx");
+        ModelFiles.write(ModelFiles.read(CompressEndToEndTest.MLP), external, null, 0);
+        Files.delete(dir.resolve("m.onnx.data"));
+        ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, () -> ModelFiles.read(external));
+        assertTrue(e.getMessage().contains("cannot read external data"), e.getMessage());
+    }
+}
