@@ -1,8 +1,6 @@
 package dev.blockterm.compress;
 
 import dev.blockterm.decompose.BlockTerm;
-import dev.blockterm.decompose.BlockTermAls;
-import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.Decomposition;
 import dev.blockterm.decompose.FitResult;
 import dev.blockterm.decompose.Format;
@@ -14,9 +12,7 @@ import dev.blockterm.onnx.StoredWeight;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.report.Alternative;
 import dev.blockterm.report.CompressionReport;
-import dev.blockterm.report.Json;
 import dev.blockterm.report.LayerReport;
-import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
@@ -109,7 +105,7 @@ public final class Compressor {
             for (LinearLayer layer : layers) {
                 if (calibrated.contains(layer)) {
                     progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
-                    calibration.capture(model, rebuild(model, done, doneWeights, Set.of()), List.of(layer));
+                    calibration.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer));
                 }
                 LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name()));
                 if (o.report().compressed()) {
@@ -154,15 +150,15 @@ public final class Compressor {
                     where.substring(0, where.indexOf(' ')), "-", 0, 0, "inside a subgraph, not rewritten: " + where,
                     List.of(), 0));
         }
-        Onnx.ModelProto out = rebuild(model, replacements, replacedWeights, rebuiltWeights);
+        Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
         CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), input.getSerializedSize(), 0, 0);
-        Onnx.ModelProto withMeta = withProvenance(out, draft);
+        Onnx.ModelProto withMeta = Assembly.withProvenance(out, draft);
         // the provenance is part of the file: measure the size with it, then record it
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), input.getSerializedSize(), withMeta.getSerializedSize(),
                 (System.nanoTime() - started) / 1e9);
-        return new Result(withProvenance(out, report), report, fits);
+        return new Result(Assembly.withProvenance(out, report), report, fits);
     }
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */
@@ -473,96 +469,6 @@ public final class Compressor {
 
     static String ranksText(int[] ranks) {
         return Decomposition.text(ranks);
-    }
-
-    /**
-     * The graph with the replaced nodes spliced in; initializers that only the replaced nodes read
-     * (their weights, a bias Gemm's beta replaced) are removed, and so are the rebuilt weights.
-     */
-    private static Onnx.ModelProto rebuild(Onnx.ModelProto model, Map<Integer, LinearRewriter.Replacement> replacements,
-                                           Set<String> replacedWeights, Set<String> rebuiltWeights) {
-        Onnx.GraphProto graph = model.getGraph();
-        Set<String> released = new HashSet<>(replacedWeights);
-        for (int i : replacements.keySet()) {
-            if (i >= 0) {
-                released.addAll(graph.getNode(i).getInputList());
-            }
-        }
-        Onnx.GraphProto.Builder g = graph.toBuilder().clearNode().clearInitializer().clearInput();
-        // weights rebuilt at load come first: they depend on initializers only
-        replacements.keySet().stream().filter(k -> k < 0).sorted(java.util.Comparator.reverseOrder())
-                .forEach(k -> g.addAllNode(replacements.get(k).nodes()));
-        for (int i = 0; i < graph.getNodeCount(); i++) {
-            LinearRewriter.Replacement r = replacements.get(i);
-            if (r == null) {
-                g.addNode(graph.getNode(i));
-            } else {
-                g.addAllNode(r.nodes());
-            }
-        }
-        Set<String> used = Graphs.referenced(g.getNodeList());
-        for (Onnx.ValueInfoProto o : graph.getOutputList()) {
-            used.add(o.getName());
-        }
-        for (Onnx.TensorProto t : graph.getInitializerList()) {
-            boolean replaced = released.contains(t.getName()) && !used.contains(t.getName());
-            if (!replaced && !rebuiltWeights.contains(t.getName())) {
-                g.addInitializer(t);
-            }
-        }
-        for (LinearRewriter.Replacement r : replacements.values()) {
-            g.addAllInitializer(r.initializers());
-        }
-        Set<String> initializers = new HashSet<>();
-        for (Onnx.TensorProto t : graph.getInitializerList()) {
-            initializers.add(t.getName());
-        }
-        for (Onnx.ValueInfoProto in : graph.getInputList()) {
-            // a graph input that is also a released initializer (IR < 4) goes with it; true inputs stay
-            boolean replaced = released.contains(in.getName()) && initializers.contains(in.getName())
-                    && !used.contains(in.getName());
-            if (!replaced && !rebuiltWeights.contains(in.getName())) {
-                g.addInput(in);
-            }
-        }
-        if (model.getIrVersion() < 4) {
-            // before IR 4 every initializer must also be a graph input
-            for (LinearRewriter.Replacement r : replacements.values()) {
-                for (Onnx.TensorProto t : r.initializers()) {
-                    g.addInput(valueInfo(t));
-                }
-            }
-        }
-        return model.toBuilder().setGraph(g.build()).build();
-    }
-
-    private static Onnx.ValueInfoProto valueInfo(Onnx.TensorProto t) {
-        Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
-        for (long d : t.getDimsList()) {
-            shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
-        }
-        return Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto.newBuilder()
-                .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(t.getDataType()).setShape(shape))).build();
-    }
-
-    private static Onnx.ModelProto withProvenance(Onnx.ModelProto model, CompressionReport report) {
-        Onnx.ModelProto.Builder b = model.toBuilder();
-        List<Onnx.StringStringEntryProto> kept = new ArrayList<>();
-        for (Onnx.StringStringEntryProto e : model.getMetadataPropsList()) {
-            if (!e.getKey().startsWith("blockterm.")) {
-                kept.add(e);
-            }
-        }
-        b.clearMetadataProps().addAllMetadataProps(kept);
-        b.addMetadataProps(entry(META_VERSION, VERSION));
-        b.addMetadataProps(entry(META_OPTIONS, report.options()));
-        b.addMetadataProps(entry(META_REPORT, Json.of(report)));
-        b.addMetadataProps(entry(META_TABLE, report.table()));
-        return b.build();
-    }
-
-    private static Onnx.StringStringEntryProto entry(String key, String value) {
-        return Onnx.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
     }
 
     /** All initializer elements of a model. */
