@@ -198,8 +198,7 @@ public final class Compressor {
      * the parameter count decides.
      */
     private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index, Choice preset) {
-        String op = weight.use().startsWith("named") ? "weight" : weight.use().substring(0, weight.use().indexOf(' '))
-                + ":" + weight.use().substring(weight.use().length() - 1);
+        String op = weight.label();
         String skip = skipReason(weight.name(), weight.parameters(), weight.skipReason());
         if (skip != null) {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
@@ -261,9 +260,8 @@ public final class Compressor {
 
     /** A stored weight as the matrix it is fitted as. */
     static LinearLayer matrix(StoredWeight weight, int index) {
-        String op = weight.use().startsWith("named") ? "weight" : weight.use().substring(0, weight.use().indexOf(' '))
-                + ":" + weight.use().substring(weight.use().length() - 1);
-        return new LinearLayer(index, weight.name(), op, weight.name(), weight.rows(), weight.cols(), false, null);
+        return new LinearLayer(index, weight.name(), weight.label(), weight.name(), weight.rows(), weight.cols(), false,
+                null);
     }
 
     /** The chosen candidate for a weight matrix, or why none was. */

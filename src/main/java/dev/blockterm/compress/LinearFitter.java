@@ -39,8 +39,8 @@ final class LinearFitter {
     private final boolean rebuilt;
     private final Whitening whitening;
     private final Matrix calibration;
-    private double[] whitenedWeight;
-    private double outputNorm = -1;
+    private final double[] whitenedWeight; // L^T W, null without calibration
+    private final double outputNorm; // ||X W||, the output errors' denominator
     private long overheadParams;
     private double overheadFlops;
 
@@ -67,9 +67,9 @@ final class LinearFitter {
         this.rebuilt = rebuilt;
         this.calibration = calibration;
         this.whitening = calibration == null ? null : Whitening.of(calibration, Whitening.DEFAULT_DAMPING);
-        if (whitening != null) {
-            whitenedWeight = whitening.apply(new Matrix(layer.inputSize(), layer.outputSize(), weight)).data();
-        }
+        Matrix dense = new Matrix(layer.inputSize(), layer.outputSize(), weight);
+        this.whitenedWeight = whitening == null ? null : whitening.apply(dense).data();
+        this.outputNorm = calibration == null ? Double.NaN : calibration.times(dense).frobeniusNorm();
     }
 
     /**
@@ -162,11 +162,7 @@ final class LinearFitter {
         for (int i = 0; i < diff.length; i++) {
             diff[i] = weight[i] - approx[i];
         }
-        Matrix dense = new Matrix(layer.inputSize(), layer.outputSize(), weight);
         double num = calibration.times(new Matrix(layer.inputSize(), layer.outputSize(), diff)).frobeniusNorm();
-        if (outputNorm < 0) {
-            outputNorm = calibration.times(dense).frobeniusNorm();
-        }
         return outputNorm == 0 ? 0 : num / outputNorm;
     }
 

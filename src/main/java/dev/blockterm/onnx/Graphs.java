@@ -192,6 +192,7 @@ public final class Graphs {
             layerWeights.add(c.weightName());
         }
         Map<String, String> uses = new java.util.LinkedHashMap<>();
+        Map<String, String> labels = new HashMap<>();
         Map<String, Integer> nodes = new HashMap<>();
         Set<String> inputWeights = new HashSet<>();
         for (int n = 0; n < graph.getNodeCount(); n++) {
@@ -205,6 +206,7 @@ public final class Graphs {
                         && uses.putIfAbsent(node.getInput(i), node.getOpType() + " '" + node.getName() + "' input "
                         + (i == 1 ? "W" : "R")) == null) {
                     nodes.put(node.getInput(i), n);
+                    labels.put(node.getInput(i), node.getOpType() + ":" + (i == 1 ? "W" : "R"));
                     if (i == 1) {
                         inputWeights.add(node.getInput(i));
                     }
@@ -231,7 +233,8 @@ public final class Graphs {
                 rows *= dims[i];
             }
             int cols = dims.length == 0 ? 1 : (int) dims[dims.length - 1];
-            out.add(new StoredWeight(t.getName(), e.getValue(), dims, (int) rows, cols, reason,
+            out.add(new StoredWeight(t.getName(), e.getValue(), labels.getOrDefault(t.getName(), "weight"), dims,
+                    (int) rows, cols, reason,
                     nodes.getOrDefault(t.getName(), -1), inputWeights.contains(t.getName())));
         }
         return out;

@@ -8,6 +8,7 @@ package dev.blockterm.onnx;
  *
  * @param name        the initializer
  * @param use         how it is used, e.g. {@code LSTM '/lstm/LSTM' input W}
+ * @param label       the report's op column: {@code LSTM:W}, or {@code weight} for {@code --weights}
  * @param dims        its shape
  * @param rows        product of all dimensions but the last
  * @param cols        the last dimension
@@ -15,7 +16,7 @@ package dev.blockterm.onnx;
  * @param node        the recurrent node reading it, or -1
  * @param inputWeight whether it is that node's input weight {@code W} (multiplying the input X)
  */
-public record StoredWeight(String name, String use, long[] dims, int rows, int cols, String skipReason, int node,
+public record StoredWeight(String name, String use, String label, long[] dims, int rows, int cols, String skipReason, int node,
                            boolean inputWeight) {
 
     public StoredWeight {
