@@ -1,6 +1,7 @@
 package dev.blockterm.cli;
 
 import dev.blockterm.compress.Calibration;
+import dev.blockterm.handoff.FactorFiles;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.onnx.ModelException;
@@ -46,6 +47,10 @@ final class CompressCommand implements Callable<Integer> {
             description = "calibration inputs: fit the fully connected layers to their outputs on these, not to the weights")
     List<String> calibration;
 
+    @Option(names = "--factors", paramLabel = "FILE.safetensors", description = "also write every compressed layer's "
+            + "factors and cores, with a JSON manifest in the metadata, for fine-tuning (see import-factors)")
+    Path factors;
+
     @Mixin
     FitOptions fit;
 
@@ -59,6 +64,9 @@ final class CompressCommand implements Callable<Integer> {
         if (report != null) {
             requireWritable(report, model);
         }
+        if (factors != null) {
+            requireWritable(factors, model);
+        }
         Onnx.ModelProto input = ModelFiles.read(model);
         Calibration data = calibration == null || calibration.isEmpty() ? null
                 : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
@@ -66,6 +74,14 @@ final class CompressCommand implements Callable<Integer> {
                 data);
         Compressor.Result result = compressor.compress(input, model.toString());
         ModelFiles.write(result.model(), output, model);
+        if (factors != null) {
+            try {
+                FactorFiles.export(output.getFileName().toString(), result.factored()).write(factors);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(output); // both outputs or neither
+                throw new ModelException(factors + ": cannot write (" + e.getMessage() + ")", e);
+            }
+        }
         if (report != null) {
             Path temp = Files.createTempFile(report.toAbsolutePath().getParent(), ".report", ".part");
             Files.writeString(temp, Json.of(result.report()), StandardCharsets.UTF_8);

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** {@code blockterm}: compress dense ONNX models with block-term tensor decompositions. */
 @Command(name = "blockterm", mixinStandardHelpOptions = true, version = "blockterm " + Compressor.VERSION,
         description = "Compresses the fully connected layers of ONNX models with block-term tensor decompositions.",
-        subcommands = {CompressCommand.class, InspectCommand.class, VerifyCommand.class})
+        subcommands = {CompressCommand.class, InspectCommand.class, VerifyCommand.class,
+            ImportFactorsCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -36,6 +36,14 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--labels", paramLabel = "FILE.npy", description = "class labels: also print both accuracies")
     Path labels;
 
+    @Option(names = "--embedding", description = "compare outputs as embeddings: mean and least cosine similarity "
+            + "per row, token-level outputs (rows x positions x features) mean-pooled over --mask first")
+    boolean embedding;
+
+    @Option(names = "--mask", paramLabel = "NAME", description = "the input that masks padding positions for "
+            + "--embedding (default: attention_mask where the model has it)")
+    String mask;
+
     @Option(names = "--seed", description = "seed of the random inputs (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -60,9 +68,23 @@ final class VerifyCommand implements Callable<Integer> {
         } else {
             feeds = Feeds.read(original, inputs, "--inputs", threads);
         }
+        PrintWriter out = spec.commandLine().getOut();
+        if (embedding) {
+            if (labels != null) {
+                throw new IllegalArgumentException("--labels and --embedding: choose one");
+            }
+            String m = mask != null ? mask : feeds.containsKey("attention_mask") ? "attention_mask" : null;
+            out.printf(Locale.ROOT, "%-20s %6s %12s %12s%n", "output", "rows", "mean cosine", "min cosine");
+            for (Verification.EmbeddingComparison c : Verification.compareEmbeddings(original, compressed, feeds, m,
+                    threads)) {
+                out.printf(Locale.ROOT, "%-20s %6d %12.6f %12.6f%n", c.name(), c.rows(), c.meanCosine(),
+                        c.minCosine());
+            }
+            out.flush();
+            return 0;
+        }
         NpyArray y = labels == null ? null : NpyArray.read(labels);
         List<Verification.OutputComparison> results = Verification.compare(original, compressed, feeds, y, threads);
-        PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "%-16s %12s %12s %10s%s%n", "output", "max |diff|", "rel. error", "top-1 agr.",
                 y == null ? "" : "   acc. original  acc. compressed");
         for (Verification.OutputComparison c : results) {

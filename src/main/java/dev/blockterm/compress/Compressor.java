@@ -3,6 +3,7 @@ package dev.blockterm.compress;
 import dev.blockterm.decompose.BlockTerm;
 import dev.blockterm.decompose.Decomposition;
 import dev.blockterm.decompose.FitResult;
+import dev.blockterm.decompose.TensorTrain;
 import dev.blockterm.decompose.Format;
 import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
@@ -14,8 +15,10 @@ import dev.blockterm.report.Alternative;
 import dev.blockterm.report.CompressionReport;
 import dev.blockterm.report.LayerReport;
 import dev.blockterm.rewrite.ConvRewriter;
+import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
+import dev.blockterm.rewrite.TensorNetwork;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
@@ -44,7 +47,8 @@ public final class Compressor {
     public static final String META_TABLE = "blockterm.table";
 
     /** The compressed model and what was done. */
-    public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits) {
+    public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits,
+                         List<FactoredLayer> factored) {
     }
 
     /**
@@ -137,12 +141,15 @@ public final class Compressor {
         Set<String> rebuiltWeights = new HashSet<>();
         List<LayerReport> reports = new ArrayList<>();
         Map<String, LayerFit> fits = new HashMap<>();
+        List<FactoredLayer> factored = new ArrayList<>();
         for (LayerOutcome o : outcomes) {
             reports.add(o.report());
             if (o.report().compressed()) {
-                replacements.put(o.nodeIndex(), o.rewrite().apply(model));
+                LinearRewriter.Replacement replacement = o.rewrite().apply(model);
+                replacements.put(o.nodeIndex(), replacement);
                 (o.report().rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
                 fits.put(o.report().name(), o.fit());
+                factored.add(factoredLayer(model, o, inits.get(o.weightName()), replacement));
             }
         }
         for (String where : inSubgraphs) {
@@ -158,7 +165,53 @@ public final class Compressor {
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), input.getSerializedSize(), withMeta.getSerializedSize(),
                 (System.nanoTime() - started) / 1e9);
-        return new Result(Assembly.withProvenance(out, report), report, fits);
+        return new Result(Assembly.withProvenance(out, report), report, fits, factored);
+    }
+
+    /** A compressed layer's factors and how they contract, for {@code --factors}. */
+    private static FactoredLayer factoredLayer(Onnx.ModelProto model, LayerOutcome o, Onnx.TensorProto weight,
+                                               LinearRewriter.Replacement replacement) {
+        LayerReport r = o.report();
+        long[] dims = weight.getDimsList().stream().mapToLong(Long::longValue).toArray();
+        List<Onnx.TensorProto> tensors = new ArrayList<>(replacement.initializers().stream()
+                .filter(t -> FactoredLayer.isFactor(r.name(), t.getName())).toList());
+        Decomposition d = o.fit().fit().model();
+        String format = d instanceof TensorTrain ? "tt" : "bt";
+        int blocks = d instanceof BlockTerm bt ? bt.blocks() : 1;
+        int[] ranks = d instanceof BlockTerm bt ? bt.ranks() : ((TensorTrain) d).ranks();
+        TensorNetwork network = replacement.plan() == null ? null : replacement.plan().network();
+        Tensorization tz = o.fit().tensorization();
+        String bias = null;
+        double beta = 1;
+        boolean transA = false;
+        if (o.nodeIndex() >= 0 && !r.rebuilt()) {
+            Onnx.NodeProto node = model.getGraph().getNode(o.nodeIndex());
+            if (node.getOpType().equals("Gemm")) {
+                transA = Graphs.intAttribute(node, "transA", 0) != 0;
+                beta = Graphs.floatAttribute(node, "beta", 1f);
+                bias = node.getInputCount() > 2 && !node.getInput(2).isEmpty() && beta != 0 ? node.getInput(2) : null;
+                // a bias stored as a weight goes with the factors (already scaled by beta where it was rewritten)
+                for (Onnx.TensorProto t : replacement.initializers()) {
+                    if (t.getName().equals(r.name() + ".bt.bias")) {
+                        bias = t.getName();
+                        beta = 1;
+                        tensors.add(t);
+                    }
+                }
+                Onnx.TensorProto stored = Graphs.initializers(model.getGraph()).get(bias);
+                if (bias != null && beta == 1 && stored != null && !bias.endsWith(".bt.bias")) {
+                    tensors.add(stored);
+                }
+            }
+        }
+        if (tz == null) { // a Conv: C_out x C_in x kernel, fitted as C_out x C_in x K
+            return new FactoredLayer(r.name(), r.op(), "conv", o.weightName(), dims, format, "tucker2-conv", blocks,
+                    ranks, (int) (Weights.elements(weight) / dims[0]), (int) dims[0],
+                    new int[0], new int[0], null, tensors, null, 1, false);
+        }
+        return new FactoredLayer(r.name(), r.op(), r.rebuilt() ? "rebuilt" : "linear", o.weightName(), dims, format,
+                tz.layout().label(), blocks, ranks, tz.inputSize(), tz.outputSize(), tz.inputFactors(),
+                tz.outputFactors(), network, tensors, bias, beta, transA);
     }
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */

@@ -8,7 +8,9 @@ import java.util.Map;
 /**
  * Runs an original and a compressed model on the same inputs and compares their outputs:
  * maximum absolute difference, relative error {@code ||a - b|| / ||a||}, top-1 agreement (argmax
- * over the last axis) and, with labels, both accuracies.
+ * over the last axis) and, with labels, both accuracies; for embedding models, the cosine similarity
+ * of each row's embedding (a token-level output mean-pooled over the attention mask first, as
+ * sentence-transformers does).
  */
 public final class Verification {
 
@@ -17,7 +19,98 @@ public final class Verification {
                                    double accuracyOriginal, double accuracyCompressed) {
     }
 
+    /** The cosine similarity of one output's embeddings, original against compressed, over the rows. */
+    public record EmbeddingComparison(String name, int rows, double meanCosine, double minCosine) {
+    }
+
     private Verification() {
+    }
+
+    /**
+     * Compares the embeddings of every output of rank 2 ({@code rows x H}) or 3 ({@code rows x S x H},
+     * mean-pooled over the positions where {@code mask}, an input of shape {@code rows x S}, is non-zero;
+     * over all positions when {@code mask} is null).
+     */
+    public static List<EmbeddingComparison> compareEmbeddings(Path original, Path compressed,
+                                                              Map<String, NpyArray> feeds, String mask, int threads) {
+        NpyArray m = null;
+        if (mask != null) {
+            m = feeds.get(mask);
+            if (m == null) {
+                throw new IllegalArgumentException("--mask: no input named '" + mask + "' among " + feeds.keySet());
+            }
+        }
+        Map<String, NpyArray> a;
+        Map<String, NpyArray> b;
+        try (ModelRunner ra = new ModelRunner(original, threads); ModelRunner rb = new ModelRunner(compressed, threads)) {
+            a = ra.run(feeds);
+            b = rb.run(feeds);
+        }
+        List<EmbeddingComparison> out = new ArrayList<>();
+        for (Map.Entry<String, NpyArray> e : a.entrySet()) {
+            int rank = e.getValue().shape().length;
+            if (rank != 2 && rank != 3) {
+                continue;
+            }
+            NpyArray other = b.get(e.getKey());
+            if (other == null) {
+                throw new IllegalArgumentException(compressed + ": has no output named '" + e.getKey() + "'");
+            }
+            double[][] x = pooled(e.getValue(), m);
+            double[][] y = pooled(other, m);
+            double sum = 0;
+            double min = Double.POSITIVE_INFINITY;
+            for (int r = 0; r < x.length; r++) {
+                double c = cosine(x[r], y[r]);
+                sum += c;
+                min = Math.min(min, c);
+            }
+            out.add(new EmbeddingComparison(e.getKey(), x.length, sum / x.length, min));
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(original + ": no output of rank 2 or 3 to compare as embeddings");
+        }
+        return out;
+    }
+
+    /** One embedding per row: rank 2 as it is, rank 3 mean-pooled over the (masked) middle axis. */
+    static double[][] pooled(NpyArray out, NpyArray mask) {
+        long[] shape = out.shape();
+        double[] v = out.values();
+        int rows = (int) shape[0];
+        int h = (int) shape[shape.length - 1];
+        int s = shape.length == 3 ? (int) shape[1] : 1;
+        if (shape.length == 3 && mask != null && mask.values().length != rows * s) {
+            throw new IllegalArgumentException("--mask: " + mask.values().length + " mask values for an output of "
+                    + rows + " x " + s + " positions");
+        }
+        double[][] e = new double[rows][h];
+        for (int r = 0; r < rows; r++) {
+            double count = 0;
+            for (int t = 0; t < s; t++) {
+                double w = shape.length == 3 && mask != null ? (mask.values()[r * s + t] != 0 ? 1 : 0) : 1;
+                count += w;
+                for (int j = 0; w != 0 && j < h; j++) {
+                    e[r][j] += v[(r * s + t) * h + j];
+                }
+            }
+            for (int j = 0; j < h; j++) {
+                e[r][j] /= Math.max(count, 1e-9);
+            }
+        }
+        return e;
+    }
+
+    private static double cosine(double[] x, double[] y) {
+        double xy = 0;
+        double xx = 0;
+        double yy = 0;
+        for (int i = 0; i < x.length; i++) {
+            xy += x[i] * y[i];
+            xx += x[i] * x[i];
+            yy += y[i] * y[i];
+        }
+        return xx == 0 || yy == 0 ? (xx == yy ? 1 : 0) : xy / Math.sqrt(xx * yy);
     }
 
     public static List<OutputComparison> compare(Path original, Path compressed, Map<String, NpyArray> feeds,

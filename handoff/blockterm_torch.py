@@ -1,0 +1,107 @@
+"""Block-term layers for PyTorch from a blockterm factors file (`blockterm compress --factors F.safetensors`).
+
+Fine-tune the factors in PyTorch, write them back with `save`, and put them into the compressed model
+with `blockterm import-factors MODEL.bt.onnx TUNED.safetensors -o OUT.onnx`. Needs torch and numpy
+only (the safetensors format is read and written here, a page of code).
+
+    manifest, tensors = read_safetensors("factors.safetensors")
+    layers = build(manifest, tensors)          # {layer name: FactoredLinear}
+    y = layers["/0/Gemm"](x)                   # x: [..., input_size]
+    ...train...
+    save("tuned.safetensors", layers, manifest)
+"""
+import json
+import struct
+
+import numpy as np
+import torch
+
+_DTYPES = {"F32": np.float32, "F64": np.float64}
+
+
+def read_safetensors(path):
+    """(manifest dict or None, {name: numpy array}) of a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        tensors[name] = np.frombuffer(data[8 + n + begin:8 + n + end], dtype=_DTYPES[e["dtype"]]).reshape(e["shape"])
+    manifest = json.loads(meta["blockterm.manifest"]) if "blockterm.manifest" in meta else None
+    return manifest, tensors
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes {name: numpy array} (float32 or float64) with string metadata."""
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        dtype = "F64" if a.dtype == np.float64 else "F32"
+        blob = a.astype(_DTYPES[dtype]).astype("<" + ("f8" if dtype == "F64" else "f4")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+
+
+class FactoredLinear(torch.nn.Module):
+    """y = x W (+ bias) with W held as the layer's factors and contracted by the manifest's einsum."""
+
+    def __init__(self, entry, tensors):
+        super().__init__()
+        if entry["kind"] != "linear":
+            raise ValueError(f"{entry['name']}: kind {entry['kind']} is not a linear layer")
+        self.entry = entry
+        self.names = [n for n in entry["operands"] if n != "x"]
+        self.factors = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.from_numpy(np.array(tensors[n], dtype=np.float32))) for n in self.names])
+        bias = entry.get("bias")
+        self.bias = None
+        if bias is not None and bias in tensors:
+            self.bias = torch.nn.Parameter(torch.from_numpy(np.array(tensors[bias], dtype=np.float32)))
+        self.padded_in = int(np.prod(entry["input_factors"]))
+        self.padded_out = int(np.prod(entry["output_factors"]))
+
+    def forward(self, x):
+        e = self.entry
+        if e["transpose_input"]:
+            x = x.t()
+        lead = x.shape[:-1]
+        x = x.reshape(-1, e["input_size"])
+        if self.padded_in > e["input_size"]:
+            x = torch.nn.functional.pad(x, (0, self.padded_in - e["input_size"]))
+        x = x.reshape(-1, *e["input_factors"])
+        operands = iter(self.factors)
+        args = [x if n == "x" else next(operands) for n in e["operands"]]
+        y = torch.einsum(e["einsum"], *args).reshape(-1, self.padded_out)[:, :e["output_size"]]
+        if self.bias is not None:
+            y = y + e.get("bias_scale", 1.0) * self.bias
+        return y.reshape(*lead, e["output_size"])
+
+    def tensors(self):
+        """{name: numpy array} of the current factors (and bias) under their exported names."""
+        out = {n: p.detach().cpu().numpy() for n, p in zip(self.names, self.factors)}
+        if self.bias is not None:
+            out[self.entry["bias"]] = self.bias.detach().cpu().numpy()
+        return out
+
+
+def build(manifest, tensors):
+    """{layer name: FactoredLinear} for every linear layer of the manifest (conv and rebuilt layers are skipped)."""
+    return {e["name"]: FactoredLinear(e, tensors) for e in manifest["layers"] if e["kind"] == "linear"}
+
+
+def save(path, layers, manifest):
+    """Writes the layers' current factors, with the manifest, for `blockterm import-factors`."""
+    tensors = {}
+    for layer in layers.values():
+        tensors.update(layer.tensors())
+    write_safetensors(path, tensors, {"blockterm.manifest": json.dumps(manifest), "format": "pt"})
