@@ -52,6 +52,23 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
 
 
+def contract(equation, path, operands):
+    """torch.einsum along an opt_einsum-style pairwise path (the plan blockterm found; torch alone
+    would contract left to right, which for these networks can cost orders of magnitude more)."""
+    if not path:
+        return torch.einsum(equation, *operands)
+    inputs, output = equation.split("->")
+    terms, ops = inputs.split(","), list(operands)
+    for i, j in path:
+        tb, ta = ops.pop(j), ops.pop(i)
+        sb, sa = terms.pop(j), terms.pop(i)
+        rest = "".join(terms) + output
+        keep = "".join(dict.fromkeys(c for c in sa + sb if c in rest))
+        ops.append(torch.einsum(f"{sa},{sb}->{keep}", ta, tb))
+        terms.append(keep)
+    return torch.einsum(f"{terms[0]}->{output}", ops[0])
+
+
 class FactoredLinear(torch.nn.Module):
     """y = x W (+ bias) with W held as the layer's factors and contracted by the manifest's einsum."""
 
@@ -81,7 +98,7 @@ class FactoredLinear(torch.nn.Module):
         x = x.reshape(-1, *e["input_factors"])
         operands = iter(self.factors)
         args = [x if n == "x" else next(operands) for n in e["operands"]]
-        y = torch.einsum(e["einsum"], *args).reshape(-1, self.padded_out)[:, :e["output_size"]]
+        y = contract(e["einsum"], e.get("path"), args).reshape(-1, self.padded_out)[:, :e["output_size"]]
         if self.bias is not None:
             y = y + e.get("bias_scale", 1.0) * self.bias
         return y.reshape(*lead, e["output_size"])

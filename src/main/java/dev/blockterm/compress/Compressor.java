@@ -18,7 +18,6 @@ import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
-import dev.blockterm.rewrite.TensorNetwork;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
@@ -179,7 +178,6 @@ public final class Compressor {
         String format = d instanceof TensorTrain ? "tt" : "bt";
         int blocks = d instanceof BlockTerm bt ? bt.blocks() : 1;
         int[] ranks = d instanceof BlockTerm bt ? bt.ranks() : ((TensorTrain) d).ranks();
-        TensorNetwork network = replacement.plan() == null ? null : replacement.plan().network();
         Tensorization tz = o.fit().tensorization();
         String bias = null;
         double beta = 1;
@@ -211,7 +209,7 @@ public final class Compressor {
         }
         return new FactoredLayer(r.name(), r.op(), r.rebuilt() ? "rebuilt" : "linear", o.weightName(), dims, format,
                 tz.layout().label(), blocks, ranks, tz.inputSize(), tz.outputSize(), tz.inputFactors(),
-                tz.outputFactors(), network, tensors, bias, beta, transA);
+                tz.outputFactors(), replacement.plan(), tensors, bias, beta, transA);
     }
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */

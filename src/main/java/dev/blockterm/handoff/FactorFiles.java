@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.ModelException;
 import dev.blockterm.onnx.Weights;
+import dev.blockterm.rewrite.ContractionPlan;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.TensorNetwork;
 import java.util.ArrayList;
@@ -29,6 +30,7 @@ import onnx.Onnx;
  * {@code input_size}, {@code output_size}, {@code input_factors}, {@code output_factors} (zero padding
  * where their product is larger), {@code einsum} with its {@code operands} ({@code x} is the input
  * reshaped to {@code [batch, *input_factors]}; the result is {@code [batch, *output_factors]}),
+ * the pairwise contraction order of least FLOPs as an opt_einsum {@code path},
  * {@code bias}, {@code bias_scale}, {@code transpose_input} and {@code tensors}.
  */
 public final class FactorFiles {
@@ -58,12 +60,17 @@ public final class FactorFiles {
             e.addProperty("output_size", l.outputSize());
             e.add("input_factors", array(Arrays.stream(l.inputFactors()).asLongStream().toArray()));
             e.add("output_factors", array(Arrays.stream(l.outputFactors()).asLongStream().toArray()));
-            if (l.network() != null) {
-                Einsum es = einsum(l.network());
+            if (l.plan() != null) {
+                Einsum es = einsum(l.plan().network());
                 e.addProperty("einsum", es.equation());
                 JsonArray operands = new JsonArray();
                 es.operands().forEach(operands::add);
                 e.add("operands", operands);
+                JsonArray path = new JsonArray();
+                for (int[] pair : path(l.plan())) {
+                    path.add(array(new long[] {pair[0], pair[1]}));
+                }
+                e.add("path", path);
             } else {
                 e.addProperty("structure", "Conv 1x1 with " + l.name() + ".bt.factor1, grouped Conv (group = blocks, "
                         + "the original kernel, strides and pads) with " + l.name() + ".bt.core, Conv 1x1 with "
@@ -123,6 +130,34 @@ public final class FactorFiles {
         eq.append("->");
         network.output().forEach(l -> eq.append(letters.get(l)));
         return new Einsum(eq.toString(), operands);
+    }
+
+    /**
+     * The plan's pairwise order as opt_einsum writes a path: each step names two positions in the
+     * current list of operands, which are removed and their product appended.
+     */
+    static List<int[]> path(ContractionPlan plan) {
+        List<Integer> current = new ArrayList<>();
+        for (int i = 0; i < plan.network().operands().size(); i++) {
+            current.add(1 << i);
+        }
+        List<int[]> out = new ArrayList<>();
+        walk(plan.root(), current, out);
+        return out;
+    }
+
+    private static void walk(ContractionPlan.Step step, List<Integer> current, List<int[]> out) {
+        if (step.leaf()) {
+            return;
+        }
+        walk(step.left(), current, out);
+        walk(step.right(), current, out);
+        int a = current.indexOf(step.left().mask());
+        int b = current.indexOf(step.right().mask());
+        out.add(new int[] {Math.min(a, b), Math.max(a, b)});
+        current.remove(Math.max(a, b));
+        current.remove(Math.min(a, b));
+        current.add(step.mask());
     }
 
     /**

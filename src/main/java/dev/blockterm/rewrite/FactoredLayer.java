@@ -5,8 +5,8 @@ import onnx.Onnx;
 
 /**
  * What a compressed layer became, for handing its factors to a training framework: the original
- * weight, how it was tensorized, the factor tensors as written in the model, and the tensor network
- * that contracts them. {@code network} is null for a Conv (its factors are the kernels of a
+ * weight, how it was tensorized, the factor tensors as written in the model, and the contraction plan
+ * (tensor network and pairwise order) that contracts them. {@code plan} is null for a Conv (its factors are the kernels of a
  * 1x1 / grouped / 1x1 chain) and has no batch label for a weight rebuilt at load.
  *
  * @param kind           {@code linear} (x W), {@code rebuilt} (W itself, rebuilt by a constant
@@ -17,7 +17,7 @@ import onnx.Onnx;
  */
 public record FactoredLayer(String name, String op, String kind, String weight, long[] weightShape, String format,
                             String layout, int blocks, int[] ranks, int inputSize, int outputSize, int[] inputFactors,
-                            int[] outputFactors, TensorNetwork network, List<Onnx.TensorProto> tensors, String bias,
+                            int[] outputFactors, ContractionPlan plan, List<Onnx.TensorProto> tensors, String bias,
                             double biasScale, boolean transposeInput) {
 
     public FactoredLayer {
