@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.blockterm.cli.Main;
+import dev.blockterm.cli.CliRun;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.runtime.ActivationCapture;
 import dev.blockterm.runtime.NpyArray;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +49,7 @@ class HandoffTest {
         compressed = shared.resolve("mlp.bt.onnx");
         factors = shared.resolve("mlp.safetensors");
         // merged layout at 30x, as in the fine-tuning experiment: two layers factored, the classifier dense
-        Run run = Run.of("compress", MLP.toString(), "-o", compressed.toString(), "--layout", "merged", "--ratio", "30",
+        CliRun run = CliRun.of("compress", MLP.toString(), "-o", compressed.toString(), "--layout", "merged", "--ratio", "30",
                 "--force", "--factors", factors.toString(), "-q");
         assertEquals(0, run.code(), run.err());
     }
@@ -80,7 +78,7 @@ class HandoffTest {
     @Test
     void exportThenImportUnchangedGivesIdenticalOutputs() throws IOException {
         Path back = dir.resolve("back.onnx");
-        Run run = Run.of("import-factors", compressed.toString(), factors.toString(), "-o", back.toString());
+        CliRun run = CliRun.of("import-factors", compressed.toString(), factors.toString(), "-o", back.toString());
         assertEquals(0, run.code(), run.err());
         Map<String, NpyArray> feeds = Map.of("input", NpyArray.read(X));
         assertArrayEquals(outputs(compressed, feeds, "logits"), outputs(back, feeds, "logits"), 0.0);
@@ -102,7 +100,7 @@ class HandoffTest {
         Path tuned = dir.resolve("tuned.safetensors");
         new SafeTensors(st.metadata(), changed).write(tuned);
         Path out = dir.resolve("tuned.onnx");
-        assertEquals(0, Run.of("import-factors", compressed.toString(), tuned.toString(), "-o", out.toString()).code());
+        assertEquals(0, CliRun.of("import-factors", compressed.toString(), tuned.toString(), "-o", out.toString()).code());
 
         Map<String, Onnx.TensorProto> before = Graphs.initializers(ModelFiles.read(compressed).getGraph());
         Map<String, Onnx.TensorProto> after = Graphs.initializers(ModelFiles.read(out).getGraph());
@@ -155,7 +153,7 @@ class HandoffTest {
         byte[] model = Files.readAllBytes(compressed);
         for (Map.Entry<Path, String> e : expected.entrySet()) {
             Path out = dir.resolve("out.onnx");
-            Run run = Run.of("import-factors", compressed.toString(), e.getKey().toString(), "-o", out.toString());
+            CliRun run = CliRun.of("import-factors", compressed.toString(), e.getKey().toString(), "-o", out.toString());
             assertEquals(1, run.code(), e.getKey() + ": " + run.out());
             assertEquals(1, run.err().lines().count(), run.err());
             assertTrue(run.err().contains(e.getValue()) && run.err().contains(e.getKey().getFileName().toString()),
@@ -211,14 +209,5 @@ class HandoffTest {
 
     private static double[] outputs(Path model, Map<String, NpyArray> feeds, String value) {
         return ActivationCapture.capture(ModelFiles.read(model), List.of(value), feeds, 1).get(value).values();
-    }
-
-    record Run(int code, String out, String err) {
-        static Run of(String... args) {
-            StringWriter out = new StringWriter();
-            StringWriter err = new StringWriter();
-            int code = Main.execute(new PrintWriter(out), new PrintWriter(err), args);
-            return new Run(code, out.toString(), err.toString());
-        }
     }
 }
