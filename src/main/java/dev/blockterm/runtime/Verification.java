@@ -40,12 +40,9 @@ public final class Verification {
                 throw new IllegalArgumentException("--mask: no input named '" + mask + "' among " + feeds.keySet());
             }
         }
-        Map<String, NpyArray> a;
-        Map<String, NpyArray> b;
-        try (ModelRunner ra = new ModelRunner(original, threads); ModelRunner rb = new ModelRunner(compressed, threads)) {
-            a = ra.run(feeds);
-            b = rb.run(feeds);
-        }
+        List<Map<String, NpyArray>> both = runBoth(original, compressed, feeds, threads);
+        Map<String, NpyArray> a = both.get(0);
+        Map<String, NpyArray> b = both.get(1);
         List<EmbeddingComparison> out = new ArrayList<>();
         for (Map.Entry<String, NpyArray> e : a.entrySet()) {
             int rank = e.getValue().shape().length;
@@ -71,6 +68,14 @@ public final class Verification {
             throw new IllegalArgumentException(original + ": no output of rank 2 or 3 to compare as embeddings");
         }
         return out;
+    }
+
+    /** The outputs of both models on the same feeds. */
+    private static List<Map<String, NpyArray>> runBoth(Path original, Path compressed, Map<String, NpyArray> feeds,
+                                                       int threads) {
+        try (ModelRunner ra = new ModelRunner(original, threads); ModelRunner rb = new ModelRunner(compressed, threads)) {
+            return List.of(ra.run(feeds), rb.run(feeds));
+        }
     }
 
     /** One embedding per row: rank 2 as it is, rank 3 mean-pooled over the (masked) middle axis. */
@@ -115,12 +120,9 @@ public final class Verification {
 
     public static List<OutputComparison> compare(Path original, Path compressed, Map<String, NpyArray> feeds,
                                                  NpyArray labels, int threads) {
-        Map<String, NpyArray> a;
-        Map<String, NpyArray> b;
-        try (ModelRunner ra = new ModelRunner(original, threads); ModelRunner rb = new ModelRunner(compressed, threads)) {
-            a = ra.run(feeds);
-            b = rb.run(feeds);
-        }
+        List<Map<String, NpyArray>> both = runBoth(original, compressed, feeds, threads);
+        Map<String, NpyArray> a = both.get(0);
+        Map<String, NpyArray> b = both.get(1);
         List<OutputComparison> out = new ArrayList<>();
         for (Map.Entry<String, NpyArray> e : a.entrySet()) {
             NpyArray other = b.get(e.getKey());
