@@ -149,7 +149,7 @@ final class LinearFitter {
             norm += weight[i] * weight[i];
         }
         return new FitResult<>(model, fit.errors(), fit.sweeps(), fit.converged(), Math.sqrt(diff / norm), fit.init(),
-                fit.seconds());
+                fit.seconds(), fit.sweepSeconds());
     }
 
     /** {@code ||X (W - W^)|| / ||X W||}, the output error on the calibration inputs; NaN without them. */

@@ -7,11 +7,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.function.IntPredicate;
 
 /**
- * Block-term decomposition by alternating least squares: block after block, one HOOI sweep of
- * the block on the residual of the others (DESIGN.md section 4, "update one block at a time as
- * the best Tucker approximation of the residual").
+ * Block-term decomposition by alternating least squares: one step updates one factor of one block
+ * as the best subspace for the block's residual, then the block's core (DESIGN.md section 4,
+ * "update one block at a time as the best Tucker approximation of the residual").
  *
  * <p>Model: {@code T ~= sum_n G_n x_1 A_n^(1) ... x_d A_n^(d)}, {@code A_n^(k)} of shape
  * {@code S_k x R_k} with orthonormal columns, {@code G_n} of shape {@code R_1 x ... x R_d}.
@@ -19,15 +20,22 @@ import java.util.Random;
  * <pre>
  *   Y = E_n x_{j != k} A_n^(j)T
  *     = T x_{j != k} A_n^(j)T - sum_{m != n} G_m x_k A_m^(k) x_{j != k} (A_n^(j)T A_m^(j))
- *   A_n^(k) = leading R_k left singular vectors of Y_(k)
+ *   A_n^(k) = leading R_k left singular vectors of Y_(k),   G_n = Y x_k A_n^(k)T
  * </pre>
- * and after the modes, {@code G_n = E_n x_j A_n^(j)T} computed the same way. Only the products
- * with T touch the full tensor, the other blocks enter through {@code R x R} Gram matrices. The
- * products with T share their prefix ({@code T x_1 A_n^(1)T} feeds every later mode), so a sweep
- * costs about {@code 4 N R |T|} flops plus small algebra.
+ * Only the products with T touch the full tensor; the other blocks enter through {@code R x R}
+ * Gram matrices.
  *
- * <p>The error never rises: each factor update maximizes {@code ||E_n x_j A_n^(j)T||} with the
- * old factor feasible, and the projected core is the best core for the factors.
+ * <p>A sweep goes mode by mode, and within a mode block by block, so that the products with T
+ * follow a dimension tree shared by all blocks: the modes split into a left half {@code [0, h)}
+ * and a right half {@code [h, d)}. Before the left half's steps, {@code T x_{j >= h} A_n^(j)T}
+ * (right factors not yet changed this sweep); before the right half's,
+ * {@code T x_{j < h} A_n^(j)T} (left factors just updated). Each starts with one product of T
+ * with all N blocks' factors side by side ({@link Tensor#projectEach}), so a sweep reads T twice,
+ * in two GEMMs {@code N R} columns wide, about {@code 4 N R |T|} flops; everything after works on
+ * tensors {@code S / R} times smaller.
+ *
+ * <p>The error never rises: each step maximizes {@code ||E_n x_j A_n^(j)T||} over one factor with
+ * the old factor feasible, and the re-projected core is the best core for the factors.
  */
 public final class BlockTermAls {
 
@@ -84,17 +92,19 @@ public final class BlockTermAls {
         double normT2 = normT * normT;
         List<Double> errors = new ArrayList<>();
         Tensor[] projections = new Tensor[blocks];
+        Partials all = Partials.of(t, a, 0, d);
         for (int n = 0; n < blocks; n++) {
-            projections[n] = projectAll(t, a[n]);
+            projections[n] = all.project(n, a[n], -1);
         }
         errors.add(relativeError(normT2, a, g, projections));
 
         boolean converged = errors.get(0) <= 1e-13;
         int sweeps = 0;
+        long sweepNanos = 0;
         while (!converged && sweeps < config.maxSweeps()) {
-            for (int n = 0; n < blocks; n++) {
-                projections[n] = updateBlock(t, a, g, n, ranks, random);
-            }
+            long sweepStarted = System.nanoTime();
+            projections = sweep(t, a, g, ranks, random);
+            sweepNanos += System.nanoTime() - sweepStarted;
             sweeps++;
             double error = relativeError(normT2, a, g, projections);
             double previous = errors.get(errors.size() - 1);
@@ -110,29 +120,92 @@ public final class BlockTermAls {
         double finalError = normT == 0 ? 0 : t.minus(model.reconstruct()).norm() / normT;
         double[] history = errors.stream().mapToDouble(Double::doubleValue).toArray();
         return new FitResult<>(model, history, sweeps, converged, finalError, used,
-                (System.nanoTime() - started) / 1e9);
+                (System.nanoTime() - started) / 1e9, sweepNanos / 1e9);
     }
 
-    /** One HOOI sweep of block n on its residual; returns {@code T x_j A_n^(j)T} for the new factors. */
-    private static Tensor updateBlock(Tensor t, Matrix[][] a, Tensor[] g, int n, int[] ranks, Random random) {
+    /** One sweep: every factor of every block once; returns {@code T x_j A_n^(j)T} for each block n. */
+    private static Tensor[] sweep(Tensor t, Matrix[][] a, Tensor[] g, int[] ranks, Random random) {
         int d = t.order();
-        // mode 0: contract the others from the last mode down (the first product is one GEMM)
-        Tensor y = t;
-        for (int j = d - 1; j >= 1; j--) {
-            y = y.project(j, a[n][j]);
+        int h = d / 2;
+        Partials left = Partials.of(t, a, h, d); // T x_{j >= h} A_n^(j)T: right factors as they were
+        updateModes(left, a, g, ranks, random);
+        Partials right = Partials.of(t, a, 0, h); // T x_{j < h} A_n^(j)T: left factors just updated
+        updateModes(right, a, g, ranks, random);
+        Tensor[] projections = new Tensor[g.length];
+        for (int n = 0; n < g.length; n++) {
+            projections[n] = right.project(n, a[n], -1);
         }
-        a[n][0] = Subspace.leadingLeft(minusOthers(y, a, g, n, 0).unfold(0), ranks[0], random);
-        Tensor prefix = t.project(0, a[n][0]); // T x_0 A^(0)T, shared by every later mode
-        for (int k = 1; k < d; k++) {
-            Tensor z = prefix;
-            for (int j = d - 1; j > k; j--) {
-                z = z.project(j, a[n][j]);
+        return projections;
+    }
+
+    /** The steps for the modes the partials leave open, each block in turn. */
+    private static void updateModes(Partials partials, Matrix[][] a, Tensor[] g, int[] ranks, Random random) {
+        int d = ranks.length;
+        for (int k = 0; k < d; k++) {
+            if (partials.closed(k)) {
+                continue;
             }
-            a[n][k] = Subspace.leadingLeft(minusOthers(z, a, g, n, k).unfold(k), ranks[k], random);
-            prefix = prefix.project(k, a[n][k]);
+            for (int n = 0; n < g.length; n++) {
+                Tensor y = minusOthers(partials.project(n, a[n], k), a, g, n, k);
+                a[n][k] = Subspace.leadingLeft(y.unfold(k), ranks[k], random);
+                g[n] = y.project(k, a[n][k]);
+            }
         }
-        g[n] = minusOthers(prefix, a, g, n, -1);
-        return prefix;
+    }
+
+    /**
+     * {@code T x_j A_n^(j)T} over the closed modes {@code [from, to)} for every block n, a range that
+     * starts at mode 0 or ends at the last mode: the product at the range's outer end is one GEMM for
+     * all blocks ({@link Tensor#projectEach}), the rest run per block on the smaller results. A
+     * range that ends at the last mode leaves it stored first: natural mode j sits at position
+     * {@code (j + shift) mod d}, and only the small fully projected results are put back in order.
+     */
+    private record Partials(List<Tensor> tensors, int from, int to, int shift) {
+
+        static Partials of(Tensor t, Matrix[][] a, int from, int to) {
+            int d = t.order();
+            int outer = from == 0 ? 0 : d - 1;
+            int shift = outer == 0 ? 0 : 1;
+            List<Matrix> factors = new ArrayList<>();
+            for (Matrix[] block : a) {
+                factors.add(block[outer]);
+            }
+            List<Tensor> firsts = t.projectEach(outer, factors);
+            List<Tensor> tensors = new ArrayList<>();
+            for (int n = 0; n < a.length; n++) {
+                tensors.add(projectModes(firsts.get(n), a[n], j -> j >= from && j < to && j != outer, shift));
+            }
+            return new Partials(tensors, from, to, shift);
+        }
+
+        boolean closed(int mode) {
+            return mode >= from && mode < to;
+        }
+
+        /** Block n's partial projected on its factors in every open mode but {@code skip}, in natural order. */
+        Tensor project(int n, Matrix[] factors, int skip) {
+            Tensor p = projectModes(tensors.get(n), factors, j -> !closed(j) && j != skip, shift);
+            if (shift == 0) {
+                return p;
+            }
+            int d = factors.length;
+            int[] perm = new int[d];
+            for (int j = 0; j < d; j++) {
+                perm[j] = (j + shift) % d;
+            }
+            return p.permute(perm);
+        }
+
+        private static Tensor projectModes(Tensor x, Matrix[] factors, IntPredicate modes, int shift) {
+            int d = factors.length;
+            Tensor p = x;
+            for (int j = d - 1; j >= 0; j--) {
+                if (modes.test(j)) {
+                    p = p.project((j + shift) % d, factors[j]);
+                }
+            }
+            return p;
+        }
     }
 
     /**
@@ -152,17 +225,12 @@ public final class BlockTermAls {
     private static Tensor crossProjection(Matrix[][] a, Tensor[] g, int n, int m, int k) {
         Tensor c = g[m];
         for (int j = 0; j < c.order(); j++) {
-            c = c.modeProduct(j, j == k ? a[m][j] : a[n][j].transposeTimes(a[m][j]));
+            if (j != k) {
+                c = c.modeProduct(j, a[n][j].transposeTimes(a[m][j]));
+            }
         }
-        return c;
-    }
-
-    private static Tensor projectAll(Tensor t, Matrix[] factors) {
-        Tensor p = t;
-        for (int k = 0; k < factors.length; k++) {
-            p = p.project(k, factors[k]);
-        }
-        return p;
+        // the one product that grows the tensor (R_k to S_k) goes last
+        return k < 0 ? c : c.modeProduct(k, a[m][k]);
     }
 
     /**

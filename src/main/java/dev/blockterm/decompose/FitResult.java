@@ -11,9 +11,11 @@ package dev.blockterm.decompose;
  * @param relativeError  the final relative error, recomputed from the reconstruction
  * @param init           the initialization actually used ({@code AUTO} resolved)
  * @param seconds        wall time of the fit
+ * @param sweepSeconds   the part of it spent in ALS sweeps (the start and the final check excluded)
  */
 public record FitResult<M extends Decomposition>(M model, double[] errors, int sweeps, boolean converged,
-                                                 double relativeError, Initialization init, double seconds) {
+                                                 double relativeError, Initialization init, double seconds,
+                                                 double sweepSeconds) {
 
     public FitResult {
         errors = errors.clone();

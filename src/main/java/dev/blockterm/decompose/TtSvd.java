@@ -52,6 +52,6 @@ public final class TtSvd {
         double norm = t.norm();
         double error = norm == 0 ? 0 : t.minus(tt.reconstruct()).norm() / norm;
         return new FitResult<>(tt, new double[] {error}, 0, true, error, Initialization.GREEDY,
-                (System.nanoTime() - started) / 1e9);
+                (System.nanoTime() - started) / 1e9, 0);
     }
 }

@@ -1,8 +1,9 @@
 package dev.blockterm.tensor;
 
 import java.lang.ref.WeakReference;
+import java.nio.DoubleBuffer;
 import java.util.Arrays;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -26,8 +27,15 @@ public final class Gemm {
      * call (tens of microseconds) cost more than they save.
      */
     public static final long NATIVE_FLOPS = 1L << 18;
-    private static final int MAX_SLOTS = 48;
-    private static final ThreadLocal<Map<String, Slot>> SLOTS = ThreadLocal.withInitial(HashMap::new);
+    private static final int MAX_SLOTS = 512;
+    /** Per thread, least recently used first: the oldest buffer goes when a new shape needs room. */
+    private static final ThreadLocal<Map<String, Slot>> SLOTS = ThreadLocal.withInitial(() ->
+            new LinkedHashMap<>(64, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Slot> eldest) {
+                    return size() > MAX_SLOTS; // ND4J frees its buffer once unreachable
+                }
+            });
 
     private Gemm() {
     }
@@ -42,6 +50,29 @@ public final class Gemm {
             nativeMultiply(transA, transB, m, n, k, a, aOffset, b, bOffset, c, cOffset);
         } else {
             javaMultiply(transA, transB, m, n, k, a, aOffset, b, bOffset, c, cOffset);
+        }
+    }
+
+    /**
+     * {@code C = op(A) op(B)} as above, with the rows of C handed out in consecutive runs: part i
+     * receives the next {@code parts[i].length / n} rows. Spares a copy of C when its row blocks
+     * belong to different owners (one product for several factors, {@link Tensor#projectEach}).
+     */
+    public static void multiply(boolean transA, boolean transB, int m, int n, int k,
+                                double[] a, int aOffset, double[] b, int bOffset, double[][] parts) {
+        if ((long) m * n * k >= NATIVE_FLOPS) {
+            DoubleBuffer c = nativeProduct(transA, transB, m, n, k, a, aOffset, b, bOffset);
+            for (double[] part : parts) {
+                c.get(part);
+            }
+            return;
+        }
+        double[] c = new double[m * n];
+        javaMultiply(transA, transB, m, n, k, a, aOffset, b, bOffset, c, 0);
+        int from = 0;
+        for (double[] part : parts) {
+            System.arraycopy(c, from, part, 0, part.length);
+            from += part.length;
         }
     }
 
@@ -86,12 +117,18 @@ public final class Gemm {
 
     private static void nativeMultiply(boolean transA, boolean transB, int m, int n, int k,
                                        double[] a, int aOffset, double[] b, int bOffset, double[] c, int cOffset) {
+        nativeProduct(transA, transB, m, n, k, a, aOffset, b, bOffset).get(c, cOffset, m * n);
+    }
+
+    /** The product in a native buffer, positioned at row-major C's first entry. */
+    private static DoubleBuffer nativeProduct(boolean transA, boolean transB, int m, int n, int k,
+                                              double[] a, int aOffset, double[] b, int bOffset) {
         // Row-major X (r x s) is Fortran-order X^T (s x r).
         INDArray aF = operand("a", a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
         INDArray bF = operand("b", b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
         INDArray cT = scratch("c", new long[] {n, m});
         Nd4j.gemm(bF, aF, cT, transB, transA, 1.0, 0.0);
-        cT.data().asNioDouble().get(c, cOffset, m * n);
+        return cT.data().asNioDouble();
     }
 
     /**
@@ -121,9 +158,6 @@ public final class Gemm {
         String key = role + shape[0] + "x" + shape[1];
         Slot slot = pool.get(key);
         if (slot == null) {
-            if (pool.size() >= MAX_SLOTS) {
-                pool.clear(); // let ND4J free the old buffers
-            }
             slot = new Slot(Nd4j.createUninitialized(DataType.DOUBLE, shape, 'f'));
             pool.put(key, slot);
         }

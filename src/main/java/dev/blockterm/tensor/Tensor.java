@@ -1,6 +1,8 @@
 package dev.blockterm.tensor;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 /**
@@ -127,6 +129,48 @@ public final class Tensor {
      */
     public Tensor project(int mode, Matrix a) {
         return product(mode, a, true);
+    }
+
+    /**
+     * {@code T x_k A_b^T} for each of several factors {@code A_b} ({@code S_k x R_b}) in one
+     * product, each result with mode k moved to the front (its other modes in their order). The
+     * factors side by side make one wide matrix, so T is read once for all of them instead of once
+     * per factor: skinny products with T are bound by memory traffic, not by the GEMM kernel
+     * (DESIGN.md section 8). Mode k must be the first or the last; at the last, the results come
+     * out with it first at no cost, where putting it back would be a transpose of each.
+     */
+    public List<Tensor> projectEach(int mode, List<Matrix> factors) {
+        if (mode != 0 && mode != shape.length - 1) {
+            throw new IllegalArgumentException("projectEach: mode " + mode + " is neither the first nor the last");
+        }
+        Matrix stacked = Matrix.hstack(factors.toArray(new Matrix[0]));
+        int inner = shape[mode];
+        if (stacked.rows() != inner) {
+            throw new IllegalArgumentException("mode-" + mode + " product: tensor mode size " + inner
+                    + ", matrix size " + stacked.rows());
+        }
+        int rest = data.length / inner;
+        double[][] rows = new double[factors.size()][];
+        for (int b = 0; b < rows.length; b++) {
+            rows[b] = new double[factors.get(b).cols() * rest];
+        }
+        // C (width x rest) = [A_1 .. A_B]^T T_(k): factor b owns a run of C's rows. At mode 0, T_(0)
+        // is T as stored (S x rest); at the last mode it is the transpose of T as stored (rest x S).
+        Gemm.multiply(true, mode != 0, stacked.cols(), rest, inner, stacked.data(), 0, data, 0, rows);
+        int[] others = new int[shape.length - 1];
+        for (int j = 0, p = 0; j < shape.length; j++) {
+            if (j != mode) {
+                others[p++] = shape[j];
+            }
+        }
+        List<Tensor> parts = new ArrayList<>();
+        for (int b = 0; b < rows.length; b++) {
+            int[] s = new int[shape.length];
+            s[0] = factors.get(b).cols();
+            System.arraycopy(others, 0, s, 1, others.length);
+            parts.add(new Tensor(s, rows[b]));
+        }
+        return parts;
     }
 
     private Tensor product(int mode, Matrix m, boolean transposed) {
