@@ -88,8 +88,27 @@ final class CompressCommand implements Callable<Integer> {
             ModelFiles.publish(temp, report);
         }
         spec.commandLine().getOut().print(result.report().table());
+        String peak = peakResidentMemory();
+        if (peak != null) {
+            spec.commandLine().getOut().println("peak memory: " + peak + " resident (the whole process, JVM included)");
+        }
         spec.commandLine().getOut().flush();
         return 0;
+    }
+
+    /** The process's peak resident set (Linux: VmHWM in /proc/self/status), or null where it is not known. */
+    static String peakResidentMemory() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return String.format(java.util.Locale.ROOT, "%.2f GB", kb / 1e6);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return null;
     }
 
     /** Checked before any fitting, so a bad path fails at once. */

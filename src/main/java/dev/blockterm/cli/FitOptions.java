@@ -50,7 +50,7 @@ final class FitOptions {
     @Option(names = "--threads", description = "layers fitted in parallel (default: ${DEFAULT-VALUE})")
     int threads = 1;
 
-    @Option(names = "--batch", description = "batch size at which contraction orders are costed (default: ${DEFAULT-VALUE})")
+    @Option(names = "--batch", description = "rows per call at which contraction orders are costed and layers timed (default: ${DEFAULT-VALUE})")
     long batch = CompressionOptions.DEFAULT_BATCH;
 
     @Option(names = "--init", description = "auto, algebraic, greedy or random (default: ${DEFAULT-VALUE})")
@@ -87,6 +87,10 @@ final class FitOptions {
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
+    @Option(names = "--no-latency-check", description = "keep layers dense by the FLOP model only, "
+            + "without timing each compressed fully connected layer dense and factored in ONNX Runtime at --batch")
+    boolean noLatencyCheck;
+
     CompressionOptions build() {
         Initialization initialization;
         try {
@@ -101,6 +105,6 @@ final class FitOptions {
                 .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
                 .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
                 .ratio(ratio).maxError(maxError).weights(weights == null ? null : Pattern.compile(weights))
-                .budget(budget).sequential(sequential).build();
+                .budget(budget).sequential(sequential).latencyCheck(!noLatencyCheck).build();
     }
 }

@@ -32,12 +32,14 @@ import java.util.regex.Pattern;
  * @param weights       other constant weights to store factored and rebuild at load (null: none)
  * @param budget        a whole-model parameter target spread over the layers (0: unset)
  * @param sequential    with calibration data: each layer's inputs from the model compressed up to it
+ * @param latencyCheck  time each compressed fully connected layer dense and factored in ONNX Runtime at
+ *                      {@code expectedBatch} and keep it dense where factored is not faster
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
                                  List<LayerShape> shapes, Format format, double ratio, double maxError,
-                                 Pattern weights, long budget, boolean sequential) {
+                                 Pattern weights, long budget, boolean sequential, boolean latencyCheck) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -122,6 +124,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.weights = weights;
         b.budget = budget;
         b.sequential = sequential;
+        b.latencyCheck = latencyCheck;
         return b;
     }
 
@@ -135,6 +138,10 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
 
     public CompressionOptions withMinParams(long newMinParams) {
         return toBuilder().minParams(newMinParams).build();
+    }
+
+    public CompressionOptions withLatencyCheck(boolean check) {
+        return toBuilder().latencyCheck(check).build();
     }
 
     public CompressionOptions withForce(boolean newForce) {
@@ -184,6 +191,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private Pattern weights;
         private long budget;
         private boolean sequential;
+        private boolean latencyCheck = true;
 
         private Builder() {
         }
@@ -289,9 +297,15 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
+        public Builder latencyCheck(boolean v) {
+            latencyCheck = v;
+            return this;
+        }
+
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                    seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential);
+                    seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential,
+                    latencyCheck);
         }
     }
 
@@ -346,6 +360,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (force) {
             sb.append(" --force");
+        }
+        if (!latencyCheck) {
+            sb.append(" --no-latency-check");
         }
         for (LayerShape s : shapes) {
             sb.append(" --shape ").append(s.describe());

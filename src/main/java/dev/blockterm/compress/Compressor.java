@@ -13,12 +13,14 @@ import dev.blockterm.onnx.StoredWeight;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.report.Alternative;
 import dev.blockterm.report.CompressionReport;
+import dev.blockterm.report.LayerLatency;
 import dev.blockterm.report.LayerReport;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
 import dev.blockterm.rewrite.WeightRebuilder;
+import dev.blockterm.runtime.ActivationCapture;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
@@ -46,8 +48,22 @@ public final class Compressor {
     public static final String META_TABLE = "blockterm.table";
 
     /** The compressed model and what was done. */
+    /**
+     * @param rewritten the compressed layers that run factored (fully connected and convolutions) and
+     *                  what replaced them, to time them alone
+     */
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits,
-                         List<FactoredLayer> factored) {
+                         List<FactoredLayer> factored, List<Rewritten> rewritten) {
+    }
+
+    /** A layer of the input model (node {@code nodeIndex}), its input's shape, and the nodes that replaced it. */
+    public record Rewritten(String name, int nodeIndex, LatencyCheck.InputShape input,
+                            LinearRewriter.Replacement replacement) {
+
+        /** The layer timed alone, dense against factored (see {@link LatencyCheck}). */
+        public LayerLatency time(Onnx.ModelProto model, long batch, int threads) {
+            return LatencyCheck.time(model, nodeIndex, replacement, input.at(batch), batch, threads);
+        }
     }
 
     /**
@@ -141,14 +157,34 @@ public final class Compressor {
         List<LayerReport> reports = new ArrayList<>();
         Map<String, LayerFit> fits = new HashMap<>();
         List<FactoredLayer> factored = new ArrayList<>();
+        List<Rewritten> rewritten = new ArrayList<>();
+        Map<String, long[]> convInputs = new HashMap<>(); // filled on first use: one run of the model
         for (LayerOutcome o : outcomes) {
-            reports.add(o.report());
-            if (o.report().compressed()) {
-                LinearRewriter.Replacement replacement = o.rewrite().apply(model);
-                replacements.put(o.nodeIndex(), replacement);
-                (o.report().rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
-                fits.put(o.report().name(), o.fit());
-                factored.add(factoredLayer(model, o, inits.get(o.weightName()), replacement));
+            if (!o.report().compressed()) {
+                reports.add(o.report());
+                continue;
+            }
+            LinearRewriter.Replacement replacement = o.rewrite().apply(model);
+            LayerReport report = o.report();
+            // timed here, one layer at a time, not while other layers are being fitted
+            LatencyCheck.InputShape layerInput = o.timed() == null ? null : inputShape(model, o.timed(), convInputs);
+            Rewritten rewrite = layerInput == null ? null
+                    : new Rewritten(report.name(), o.nodeIndex(), layerInput, replacement);
+            LayerLatency latency = options.latencyCheck() && rewrite != null
+                    ? rewrite.time(model, options.expectedBatch(), LatencyCheck.THREADS) : null;
+            if (latency != null && latency.factoredSlower() && !options.force()) {
+                reports.add(LayerReport.dense(report.name(), report.op(), report.weightShape(), report.paramsBefore(),
+                        report.flopsBefore(), "factored runs no faster (" + latency + ")", report.alternatives(),
+                        report.seconds()).withLatency(latency));
+                continue;
+            }
+            reports.add(latency == null ? report : report.withLatency(latency));
+            replacements.put(o.nodeIndex(), replacement);
+            (report.rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
+            fits.put(report.name(), o.fit());
+            factored.add(factoredLayer(model, o, inits.get(o.weightName()), replacement));
+            if (rewrite != null) {
+                rewritten.add(rewrite);
             }
         }
         for (String where : inSubgraphs) {
@@ -164,7 +200,7 @@ public final class Compressor {
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), input.getSerializedSize(), withMeta.getSerializedSize(),
                 (System.nanoTime() - started) / 1e9);
-        return new Result(Assembly.withProvenance(out, report), report, fits, factored);
+        return new Result(Assembly.withProvenance(out, report), report, fits, factored, rewritten);
     }
 
     /** A compressed layer's factors and how they contract, for {@code --factors}. */
@@ -214,10 +250,38 @@ public final class Compressor {
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */
     private record LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
-                                Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite) {
+                                Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite, Timed timed) {
         static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
-            return new LayerOutcome(nodeIndex, weightName, report, null, null);
+            return new LayerOutcome(nodeIndex, weightName, report, null, null, null);
         }
+
+        LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
+                     Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite) {
+            this(nodeIndex, weightName, report, fit, rewrite, null);
+        }
+    }
+
+    /** The layer a compressed outcome replaces, to time it: a fully connected layer or a convolution. */
+    private record Timed(LinearLayer linear, ConvLayer conv) {
+    }
+
+    /**
+     * The input shape a layer is timed at: a fully connected layer's from the graph; a convolution's
+     * (its spatial size) from one run of the model on random inputs, for all convolutions at once.
+     * Null where a convolution's input could not be found that way.
+     */
+    private LatencyCheck.InputShape inputShape(Onnx.ModelProto model, Timed timed, Map<String, long[]> convInputs) {
+        if (timed.linear() != null) {
+            return LatencyCheck.linearInput(model.getGraph(), timed.linear());
+        }
+        if (convInputs.isEmpty()) {
+            List<String> inputs = model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv"))
+                    .map(n -> n.getInput(0)).distinct().toList();
+            convInputs.putAll(ActivationCapture.shapes(model, inputs));
+            convInputs.put("", new long[0]); // captured, whatever it found
+        }
+        long[] shape = convInputs.get(model.getGraph().getNode(timed.conv().nodeIndex()).getInput(0));
+        return shape == null ? null : new LatencyCheck.InputShape(shape, 0);
     }
 
     /** Ratios tried by --max-error, from the most compressed down. */
@@ -241,7 +305,8 @@ public final class Compressor {
         LayerReport report = choice.report(layer.name(), layer.op(), layer.weightShape(), layer.parameters(), flopsBefore,
                 choice.attempt().plan().flopsPerSample(), false);
         return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
-                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()));
+                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()),
+                new Timed(layer, null));
     }
 
     /**
@@ -304,7 +369,7 @@ public final class Compressor {
                 base.tensorization(), base.padded(), base.blocks(), base.ranks(), base.paramsBefore(),
                 base.paramsAfter() + identityParams, base.relativeError(), base.outputError(), base.sweeps(),
                 base.converged(), base.seconds(), base.flopsBefore(), base.flopsAfter(), base.alternatives(),
-                base.selection(), false);
+                base.selection(), false, null);
         return new LayerOutcome(weight.node(), weight.name(), report, chosen, m -> RecurrentProjection.rewrite(m,
                 projection, chosen.tensorization(), chosen.fit().model(), tensor.getDataType(), options.expectedBatch()));
     }
@@ -339,7 +404,7 @@ public final class Compressor {
                     attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
                     attempt.chosen().blocks(), fit.model().ranksText(), params, fit.model().parameters(),
                     fit.relativeError(), chosen.outputError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
-                    selection, rebuilt);
+                    selection, rebuilt, null);
         }
     }
 
@@ -492,9 +557,9 @@ public final class Compressor {
             LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
                     tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),
                     Double.NaN, fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
-                    selection, false);
+                    selection, false, null);
             return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit, Double.NaN),
-                    m -> ConvRewriter.rewrite(m, layer, fit.model()));
+                    m -> ConvRewriter.rewrite(m, layer, fit.model()), new Timed(null, layer));
         }
         return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
                 layer.weightShape(), layer.parameters(), flopsBefore, refusal, tried, (System.nanoTime() - started) / 1e9));

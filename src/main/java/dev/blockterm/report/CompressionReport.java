@@ -50,6 +50,9 @@ public record CompressionReport(String model, String version, String options, Li
             if (l.selection() != null) {
                 sb.append("    chosen by ").append(l.selection()).append('\n');
             }
+            if (l.latency() != null && l.compressed()) {
+                sb.append("    ").append(l.latency()).append('\n');
+            }
             for (Alternative a : l.alternatives()) {
                 sb.append(String.format(Locale.ROOT, "    %-14s %-26s N=%-2d ranks %-12s params %-9d FLOPs/sample %-7s rel.err %s%s%s%n",
                         a.layout(), a.tensorization(), a.blocks(), a.ranks(), a.parameters(), human(a.flopsPerSample()),

@@ -46,6 +46,12 @@ public final class Json {
             sb.append("\"flopsAfter\": ").append(number(l.flopsAfter())).append(", ");
             field(sb, "", "selection", l.selection()).append(", ");
             sb.append("\"rebuilt\": ").append(l.rebuilt()).append(", ");
+            if (l.latency() != null) {
+                LayerLatency t = l.latency();
+                sb.append("\"latency\": {\"batch\": ").append(t.batch()).append(", \"threads\": ").append(t.threads())
+                        .append(", \"denseMillis\": ").append(number(t.denseMillis())).append(", \"factoredMillis\": ")
+                        .append(number(t.factoredMillis())).append("}, ");
+            }
             sb.append("\"alternatives\": [");
             for (int a = 0; a < l.alternatives().size(); a++) {
                 Alternative alt = l.alternatives().get(a);

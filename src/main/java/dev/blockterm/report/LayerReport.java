@@ -28,12 +28,13 @@ import java.util.List;
  * @param selection       how the setting was chosen ({@code --ratio}, {@code --max-error}), or null
  * @param rebuilt         stored factored and rebuilt by a constant subgraph at load (the file shrinks, the
  *                        compute does not), rather than contracted factored at run time
+ * @param latency         the layer timed dense and factored in ONNX Runtime, or null where it was not
  */
 public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
                           String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
                           long paramsAfter, double relativeError, double outputError, int sweeps, boolean converged, double seconds,
                           double flopsBefore, double flopsAfter, List<Alternative> alternatives,
-                          String selection, boolean rebuilt) {
+                          String selection, boolean rebuilt, LayerLatency latency) {
 
     public LayerReport {
         alternatives = List.copyOf(alternatives);
@@ -42,7 +43,14 @@ public record LayerReport(String name, String op, String weightShape, boolean co
     public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
                                     List<Alternative> tried, double seconds) {
         return new LayerReport(name, op, weightShape, false, reason, "-", "-", false, 0, "-", params, params, 0, Double.NaN, 0,
-                false, seconds, flops, flops, tried, null, false);
+                false, seconds, flops, flops, tried, null, false, null);
+    }
+
+    /** This report with the layer's measured latency. */
+    public LayerReport withLatency(LayerLatency measured) {
+        return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
+                paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, seconds, flopsBefore, flopsAfter,
+                alternatives, selection, rebuilt, measured);
     }
 
     public double ratio() {

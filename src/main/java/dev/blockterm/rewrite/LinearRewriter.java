@@ -120,7 +120,7 @@ public final class LinearRewriter {
     }
 
     /** The rank of a value when the graph declares it (graph input or value_info), else -1. */
-    static int staticRank(Onnx.GraphProto graph, String value) {
+    public static int staticRank(Onnx.GraphProto graph, String value) {
         List<Onnx.ValueInfoProto> infos = new ArrayList<>(graph.getInputList());
         infos.addAll(graph.getValueInfoList());
         for (Onnx.ValueInfoProto v : infos) {

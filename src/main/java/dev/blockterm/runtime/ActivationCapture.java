@@ -18,6 +18,22 @@ public final class ActivationCapture {
     private ActivationCapture() {
     }
 
+    /**
+     * The shapes of {@code values} in one run of the model on random inputs (dynamic dimensions 1);
+     * those the run could not produce are missing.
+     */
+    public static Map<String, long[]> shapes(Onnx.ModelProto model, List<String> values) {
+        Map<String, long[]> out = new HashMap<>();
+        try {
+            Map<String, NpyArray> all = capture(model, values, null, 1);
+            all.forEach((name, a) -> out.put(name, a.shape()));
+        } catch (RuntimeException e) {
+            // a model that random inputs cannot run (token ids, say): no shapes
+        }
+        return out;
+    }
+
+    /** {@code values} on {@code feeds} (null: seeded random inputs, dynamic dimensions 1). */
     public static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values, Map<String, NpyArray> feeds,
                                                 int threads) {
         Onnx.GraphProto.Builder g = model.getGraph().toBuilder();
@@ -35,7 +51,7 @@ public final class ActivationCapture {
             temp = Files.createTempFile("blockterm-capture", ".onnx");
             ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
             try (ModelRunner runner = new ModelRunner(temp, threads)) {
-                Map<String, NpyArray> all = runner.run(feeds);
+                Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
                 Map<String, NpyArray> out = new HashMap<>();
                 for (String v : values) {
                     NpyArray a = all.get(v);

@@ -38,7 +38,8 @@ public class CompressEndToEndTest {
     void compressesTheBundledMlpThroughTheCli() throws IOException {
         Path out = dir.resolve("mlp.bt.onnx");
         Path json = dir.resolve("report.json");
-        CliRun run = CliRun.of("compress", MLP.toString(), "-o", out.toString(), "--report", json.toString(), "-q");
+        CliRun run = CliRun.of("compress", MLP.toString(), "-o", out.toString(), "--report", json.toString(), "-q",
+                "--no-latency-check");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("compressed 2 of 3 layers"), run.out());
         assertTrue(Files.readString(json).contains("\"relativeError\""));
@@ -78,7 +79,7 @@ public class CompressEndToEndTest {
     @Test
     void compressesTheBundledCnnThroughTheCli() {
         Path out = dir.resolve("cnn.bt.onnx");
-        CliRun run = CliRun.of("compress", "models/digits_cnn.onnx", "-o", out.toString(), "-q");
+        CliRun run = CliRun.of("compress", "models/digits_cnn.onnx", "-o", out.toString(), "-q", "--no-latency-check");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("/2/Conv") && run.out().contains("conv        64 x 32 x 3*3"), run.out());
         assertChecked(out);
@@ -99,7 +100,7 @@ public class CompressEndToEndTest {
         Path out = dir.resolve("lstm.bt.onnx");
         // the 512x8 input weight W is 4096 parameters: at 4x its error (0.70) costs most of the accuracy,
         // so it stays dense here (--min-params) and only the recurrent weight R is compressed
-        CliRun run = CliRun.of("compress", "models/digits_lstm.onnx", "-o", out.toString(), "-q", "--ratio", "4",
+        CliRun run = CliRun.of("compress", "models/digits_lstm.onnx", "-o", out.toString(), "-q", "--no-latency-check", "--ratio", "4",
                 "--min-params", "5000");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("LSTM:R") && run.out().contains("rebuilt at load"), run.out());
@@ -124,7 +125,8 @@ public class CompressEndToEndTest {
             settings.add(CompressionOptions.defaults().withLayout(layout).withMinParams(0).withForce(true));
         }
         for (dev.blockterm.decompose.Format format : dev.blockterm.decompose.Format.values()) {
-            settings.add(CompressionOptions.defaults().withFormat(format).withTarget(6, 0).withMinParams(0));
+            settings.add(CompressionOptions.defaults().withFormat(format).withTarget(6, 0).withMinParams(0)
+                    .withLatencyCheck(false));
         }
         int index = 0;
         for (CompressionOptions options : settings) {

@@ -1,0 +1,50 @@
+package dev.blockterm.runtime;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+
+/** ONNX Runtime latency of a model with one float input, measured on random data. */
+public final class Latency {
+
+    private Latency() {
+    }
+
+    /**
+     * Median milliseconds of one run of {@code model} (serialized ONNX) on a random input of
+     * {@code shape}, after {@code warmup} runs, with {@code threads} intra-op threads.
+     */
+    public static double medianMillis(byte[] model, String input, long[] shape, int threads, int warmup, int runs) {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b))];
+        Random random = new Random(3);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(threads);
+            try (OrtSession session = env.createSession(model, options);
+                 OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
+                Map<String, OnnxTensor> feeds = Map.of(input, t);
+                for (int i = 0; i < warmup; i++) {
+                    session.run(feeds).close();
+                }
+                double[] times = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    long started = System.nanoTime();
+                    session.run(feeds).close();
+                    times[i] = (System.nanoTime() - started) / 1e6;
+                }
+                Arrays.sort(times);
+                return times[runs / 2];
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not time a layer: " + e.getMessage(), e);
+        }
+    }
+}

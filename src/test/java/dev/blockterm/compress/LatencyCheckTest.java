@@ -1,0 +1,114 @@
+package dev.blockterm.compress;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TinyModels;
+import dev.blockterm.report.LayerReport;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import onnx.Onnx;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LatencyCheckTest {
+
+    @TempDir
+    Path dir;
+
+    /**
+     * The one-layer models the check times are the layer: on a model that is one layer, the dense
+     * cut-out computes what the model computes, the factored cut-out what the compressed model does.
+     */
+    @Test
+    void oneLayerModelsComputeTheLayerDenseAndFactored() throws IOException {
+        List<Onnx.ModelProto> models = List.of(TinyModels.gemm(128, 96, 0.5f, 2f, 13),
+                TinyModels.conv(24, 16, new int[] {3, 3}, 10, null,
+                        List.of(TinyModels.intsAttr("pads", 1, 1, 1, 1))));
+        for (Onnx.ModelProto dense : models) {
+            CompressionOptions options = CompressionOptions.builder().ratio(4).force(true).minParams(0).build();
+            Compressor.Result result = new Compressor(options, m -> { }).compress(dense, "tiny");
+            assertEquals(1, result.rewritten().size(), result.report().toString());
+            Compressor.Rewritten r = result.rewritten().get(0);
+            long[] shape = r.input().at(3);
+            byte[][] pair = LatencyCheck.oneLayerModels(dense, r.nodeIndex(), r.replacement(), shape);
+            assertNotNull(pair);
+            NpyArray x = random(shape);
+            String in = dense.getGraph().getNode(r.nodeIndex()).getInput(0);
+            assertClose(run(dense.toByteArray(), in, x), run(pair[0], in, x));
+            assertClose(run(result.model().toByteArray(), in, x), run(pair[1], in, x));
+        }
+    }
+
+    /** Whatever the timings, a layer left compressed ran faster factored and a layer the check kept dense did not. */
+    @Test
+    void compressedLayersRanFasterAndTheOthersSayWhy() throws IOException {
+        Onnx.ModelProto mlp = ModelFiles.read(Path.of("models/digits_mlp.onnx"));
+        for (long batch : new long[] {1, 32}) {
+            CompressionOptions options = CompressionOptions.builder().expectedBatch(batch).build();
+            Compressor.Result result = new Compressor(options, m -> { }).compress(mlp, "mlp");
+            int timed = 0;
+            for (LayerReport l : result.report().layers()) {
+                if (l.latency() == null) {
+                    continue;
+                }
+                timed++;
+                assertEquals(batch, l.latency().batch());
+                if (l.compressed()) {
+                    assertTrue(l.latency().factoredMillis() < l.latency().denseMillis(), l.name() + ": " + l.latency());
+                } else {
+                    assertTrue(l.latency().factoredSlower(), l.name() + ": " + l.latency());
+                    assertTrue(l.reason().startsWith("factored runs no faster"), l.reason());
+                }
+            }
+            assertEquals(2, timed, "the MLP's two hidden layers have factored candidates: " + result.report());
+        }
+        CompressionOptions off = CompressionOptions.builder().latencyCheck(false).build();
+        Compressor.Result unchecked = new Compressor(off, m -> { }).compress(mlp, "mlp");
+        assertTrue(unchecked.report().layers().stream().allMatch(l -> l.latency() == null));
+        assertFalse(unchecked.report().layers().stream().anyMatch(l -> l.reason() != null
+                && l.reason().startsWith("factored runs no faster")));
+    }
+
+    private static NpyArray random(long[] shape) {
+        long n = 1;
+        for (long s : shape) {
+            n *= s;
+        }
+        double[] v = new double[(int) n];
+        Random random = new Random(5);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = random.nextGaussian();
+        }
+        return new NpyArray(shape, v, "<f4");
+    }
+
+    private NpyArray run(byte[] model, String input, NpyArray x) throws IOException {
+        Path path = Files.createTempFile(dir, "layer", ".onnx");
+        Files.write(path, model);
+        try (ModelRunner runner = new ModelRunner(path, 1)) {
+            Map<String, NpyArray> out = runner.run(Map.of(input, x));
+            assertEquals(1, out.size());
+            return out.values().iterator().next();
+        }
+    }
+
+    private static void assertClose(NpyArray expected, NpyArray actual) {
+        assertArrayEquals(expected.shape(), actual.shape());
+        double scale = 0;
+        for (double v : expected.values()) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        assertArrayEquals(expected.values(), actual.values(), 1e-5 * scale);
+    }
+}
