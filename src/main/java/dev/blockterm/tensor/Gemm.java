@@ -3,8 +3,9 @@ package dev.blockterm.tensor;
 import java.lang.ref.WeakReference;
 import java.nio.DoubleBuffer;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -27,15 +28,14 @@ public final class Gemm {
      * call (tens of microseconds) cost more than they save.
      */
     public static final long NATIVE_FLOPS = 1L << 18;
-    private static final int MAX_SLOTS = 512;
-    /** Per thread, least recently used first: the oldest buffer goes when a new shape needs room. */
-    private static final ThreadLocal<Map<String, Slot>> SLOTS = ThreadLocal.withInitial(() ->
-            new LinkedHashMap<>(64, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<String, Slot> eldest) {
-                    return size() > MAX_SLOTS; // ND4J frees its buffer once unreachable
-                }
-            });
+    private static final int MAX_SLOTS = 64;
+    /**
+     * Native bytes a thread keeps: a few copies of the largest tensor fitted (a 4096 x 4096 weight
+     * is 134 MB in double), not one per shape ever seen.
+     */
+    private static final long MAX_BYTES = 1L << 30;
+    /** Per thread, least recently used first. */
+    private static final ThreadLocal<Pool> SLOTS = ThreadLocal.withInitial(Pool::new);
 
     private Gemm() {
     }
@@ -123,6 +123,7 @@ public final class Gemm {
     /** The product in a native buffer, positioned at row-major C's first entry. */
     private static DoubleBuffer nativeProduct(boolean transA, boolean transB, int m, int n, int k,
                                               double[] a, int aOffset, double[] b, int bOffset) {
+        SLOTS.get().call++;
         // Row-major X (r x s) is Fortran-order X^T (s x r).
         INDArray aF = operand("a", a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
         INDArray bF = operand("b", b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
@@ -132,45 +133,110 @@ public final class Gemm {
     }
 
     /**
-     * The operand on the native side, in a per-thread buffer kept for each role and shape. A buffer
-     * remembers which array it holds: tensors are never modified, so sending the same array again
-     * (the tensor being decomposed, in every sweep) costs nothing. Copies are bulk copies; ND4J's
-     * own array constructors copy element by element.
+     * The operand on the native side, in one of the thread's buffers. A buffer remembers which array
+     * it holds: tensors are never modified, so sending the same array again (the tensor being
+     * decomposed, in every sweep) costs nothing. Copies are bulk copies; ND4J's own array
+     * constructors copy element by element.
      */
     private static INDArray operand(String role, double[] data, int offset, long[] shape) {
-        Slot slot = slot(role, shape);
-        if (slot.source.get() != data || slot.offset != offset) {
-            slot.array.data().asNioDouble().put(data, offset, (int) (shape[0] * shape[1]));
-            slot.source = new WeakReference<>(data);
-            slot.offset = offset;
+        Pool pool = SLOTS.get();
+        long length = shape[0] * shape[1];
+        Buffer held = pool.holding(data, offset, length);
+        if (held != null) {
+            return pool.view(held, shape);
         }
-        return slot.array;
+        Buffer b = pool.acquire(length);
+        b.array.data().asNioDouble().put(data, offset, (int) length);
+        b.source = new WeakReference<>(data);
+        b.offset = offset;
+        b.length = length;
+        return pool.view(b, shape);
     }
 
     private static INDArray scratch(String role, long[] shape) {
-        Slot slot = slot(role, shape);
-        slot.source = new WeakReference<>(null);
-        return slot.array;
+        Pool pool = SLOTS.get();
+        Buffer b = pool.acquire(shape[0] * shape[1]);
+        b.source = new WeakReference<>(null);
+        return pool.view(b, shape);
     }
 
-    private static Slot slot(String role, long[] shape) {
-        Map<String, Slot> pool = SLOTS.get();
-        String key = role + shape[0] + "x" + shape[1];
-        Slot slot = pool.get(key);
-        if (slot == null) {
-            slot = new Slot(Nd4j.createUninitialized(DataType.DOUBLE, shape, 'f'));
-            pool.put(key, slot);
+    /**
+     * One thread's native buffers. Any buffer large enough serves any shape (a Fortran-order view
+     * of its start), so a fit that runs through many shapes reuses a few buffers instead of
+     * allocating one per shape: on machines where first touching memory is slow, allocation is
+     * what a product would otherwise cost.
+     */
+    private static final class Pool {
+        final List<Buffer> buffers = new ArrayList<>();
+        long bytes;
+        long call;
+        long clock;
+
+        Buffer holding(double[] data, int offset, long length) {
+            for (Buffer b : buffers) {
+                if (b.source.get() == data && b.offset == offset && b.length == length && b.call != call) {
+                    return use(b);
+                }
+            }
+            return null;
         }
-        return slot;
+
+        /** The smallest free buffer that fits (the least recently used of those), else a new one. */
+        Buffer acquire(long length) {
+            Buffer best = null;
+            for (Buffer b : buffers) {
+                if (b.call != call && b.array.length() >= length && (best == null
+                        || b.array.length() < best.array.length()
+                        || (b.array.length() == best.array.length() && b.lastUse < best.lastUse))) {
+                    best = b;
+                }
+            }
+            if (best == null) {
+                evictFor(length);
+                best = new Buffer(Nd4j.createUninitialized(DataType.DOUBLE, new long[] {length}, 'f'));
+                buffers.add(best);
+                bytes += 8 * length;
+            }
+            best.source = new WeakReference<>(null);
+            return use(best);
+        }
+
+        private Buffer use(Buffer b) {
+            b.call = call;
+            b.lastUse = ++clock;
+            return b;
+        }
+
+        INDArray view(Buffer b, long[] shape) {
+            return Nd4j.create(b.array.data(), shape, new long[] {1, shape[0]}, 0, 'f');
+        }
+
+        /** Frees the least recently used buffers, never one the current product has taken, until {@code length} more fit. */
+        private void evictFor(long length) {
+            buffers.sort(Comparator.comparingLong(b -> b.lastUse));
+            var it = buffers.iterator();
+            while (it.hasNext() && (bytes + 8 * length > MAX_BYTES || buffers.size() >= MAX_SLOTS)) {
+                Buffer eldest = it.next();
+                if (eldest.call == call) {
+                    continue;
+                }
+                bytes -= 8 * eldest.array.length();
+                eldest.array.close();
+                it.remove();
+            }
+        }
     }
 
-    /** A native buffer and the Java array (and offset) whose values it currently holds. */
-    private static final class Slot {
+    /** A native buffer and the Java array (offset, length) whose values it currently holds. */
+    private static final class Buffer {
         final INDArray array;
         WeakReference<double[]> source = new WeakReference<>(null);
         int offset;
+        long length;
+        long call;
+        long lastUse;
 
-        Slot(INDArray array) {
+        Buffer(INDArray array) {
             this.array = array;
         }
     }

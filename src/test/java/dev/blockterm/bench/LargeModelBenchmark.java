@@ -19,15 +19,16 @@ import onnx.Onnx;
  * compressed by {@code blockterm compress} in its own process (wall time, peak resident memory),
  * and the result loaded and run in ONNX Runtime. The model is a chain of {@code LAYERS} fully
  * connected 4096 x 4096 layers with ReLUs; its weights are random (time and memory do not depend
- * on their values), so the fit errors say nothing. Arguments: the number of layers (default 34,
- * 2.28 GB of weights) and extra options for {@code compress}.
+ * on their values), so the fit errors say nothing. The number of layers is 34 (2.28 GB of weights)
+ * unless the environment variable {@code LAYERS} says otherwise; {@code COMPRESS_OPTIONS} adds
+ * options to {@code compress}.
  */
 public final class LargeModelBenchmark {
 
     private static final int WIDTH = 4096;
 
     public static void main(String[] args) throws Exception {
-        int layers = args.length > 0 ? Integer.parseInt(args[0]) : 34;
+        int layers = Integer.parseInt(System.getenv().getOrDefault("LAYERS", "34"));
         Path dir = Path.of("target", "large");
         Files.createDirectories(dir);
         Path model = dir.resolve("chain.onnx");
@@ -40,12 +41,15 @@ public final class LargeModelBenchmark {
         Path out = dir.resolve("chain.bt.onnx");
         List<String> command = new ArrayList<>(List.of("./blockterm", "compress", model.toString(), "-o", out.toString(),
                 "-q"));
-        for (int i = 1; i < args.length; i++) {
-            command.add(args[i]);
+        String extra = System.getenv().getOrDefault("COMPRESS_OPTIONS", "").strip();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
         }
         System.out.println(String.join(" ", command));
         started = System.nanoTime();
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().remove("BLOCKTERM_EXEC_JAVA"); // the tool itself, not this benchmark's class
+        Process p = builder.start();
         String output = new String(p.getInputStream().readAllBytes());
         int code = p.waitFor();
         double wall = (System.nanoTime() - started) / 1e9;
