@@ -9,6 +9,7 @@ import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.onnx.ModelException;
+import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.onnx.StoredWeight;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.report.Alternative;
@@ -194,11 +195,12 @@ public final class Compressor {
         }
         Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
         CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
-                parameters(model), parameters(out), input.getSerializedSize(), 0, 0);
+                parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0);
         Onnx.ModelProto withMeta = Assembly.withProvenance(out, draft);
         // the provenance is part of the file: measure the size with it, then record it
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
-                parameters(model), parameters(out), input.getSerializedSize(), withMeta.getSerializedSize(),
+                parameters(model), parameters(out), ModelFiles.serializedBytes(input),
+                ModelFiles.serializedBytes(withMeta),
                 (System.nanoTime() - started) / 1e9);
         return new Result(Assembly.withProvenance(out, report), report, fits, factored, rewritten);
     }

@@ -10,12 +10,14 @@ import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
 import onnx.Onnx;
-import org.nd4j.shade.protobuf.ByteString;
+import org.nd4j.shade.protobuf.UnsafeByteOperations;
 
 /**
  * ONNX external data (required above 2 GB): initializers whose bytes live in a file beside the
  * model, named by {@code external_data} entries {@code location}, {@code offset} and {@code length}.
- * Read: the bytes are loaded into {@code raw_data}. Written: initializers of at least
+ * Read: each initializer's bytes are mapped from the file into {@code raw_data}, not copied, so a
+ * model larger than memory is read layer by layer as the layers are fitted, and the pages the kernel
+ * loaded can be dropped again (file-backed, clean). Written: initializers of at least
  * {@link #MIN_EXTERNAL_BYTES} go to one data file, each aligned to 4 kB, as ONNX's own writer does.
  */
 final class ExternalData {
@@ -59,15 +61,10 @@ final class ExternalData {
                     throw new ModelException("initializer '" + t.getName() + "': external data " + file + " holds "
                             + channel.size() + " bytes, needs " + (offset + length));
                 }
-                ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(length));
-                while (buf.hasRemaining()) {
-                    if (channel.read(buf, offset + buf.position()) < 0) {
-                        break;
-                    }
-                }
-                buf.flip();
+                // the mapping outlives the channel; the input is never written while it is mapped
+                ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, offset, length);
                 g.setInitializer(i, t.toBuilder().clearExternalData().setDataLocation(Onnx.TensorProto.DataLocation.DEFAULT)
-                        .setRawData(ByteString.copyFrom(buf)).build());
+                        .setRawData(UnsafeByteOperations.unsafeWrap(mapped)).build());
             } catch (IOException e) {
                 throw new ModelException("initializer '" + t.getName() + "': cannot read external data " + file + " ("
                         + e.getMessage() + ")", e);

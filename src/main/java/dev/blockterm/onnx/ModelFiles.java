@@ -11,6 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import onnx.Onnx;
 import org.nd4j.shade.protobuf.CodedInputStream;
+import org.nd4j.shade.protobuf.CodedOutputStream;
 import org.nd4j.shade.protobuf.InvalidProtocolBufferException;
 
 /** Reads ONNX models and writes them atomically. */
@@ -20,6 +21,19 @@ public final class ModelFiles {
     private static final int SIZE_LIMIT = Integer.MAX_VALUE;
 
     private ModelFiles() {
+    }
+
+    /**
+     * The model's size serialized with every weight inline, counted in a long: protobuf's own count
+     * is an int and overflows past 2 GB, which models with external data reach.
+     */
+    public static long serializedBytes(Onnx.ModelProto model) {
+        Onnx.GraphProto graph = model.getGraph();
+        long bytes = model.toBuilder().setGraph(graph.toBuilder().clearInitializer()).build().getSerializedSize();
+        for (Onnx.TensorProto t : graph.getInitializerList()) {
+            bytes += CodedOutputStream.computeMessageSize(Onnx.GraphProto.INITIALIZER_FIELD_NUMBER, t);
+        }
+        return bytes;
     }
 
     public static Onnx.ModelProto read(Path path) {
@@ -77,7 +91,7 @@ public final class ModelFiles {
         Path data = null;
         try {
             Onnx.ModelProto toWrite = model;
-            if (model.getSerializedSize() > inlineLimit || model.getSerializedSize() < 0) {
+            if (serializedBytes(model) > inlineLimit) {
                 data = target.resolveSibling(target.getFileName() + ".data");
                 tempData = Files.createTempFile(dir, "." + data.getFileName(), ".part");
                 toWrite = ExternalData.store(model, tempData, data.getFileName().toString());

@@ -33,7 +33,7 @@ public final class Gemm {
      * Native bytes a thread keeps: a few copies of the largest tensor fitted (a 4096 x 4096 weight
      * is 134 MB in double), not one per shape ever seen.
      */
-    private static final long MAX_BYTES = 1L << 30;
+    private static final long MAX_BYTES = 512L << 20;
     /** Per thread, least recently used first. */
     private static final ThreadLocal<Pool> SLOTS = ThreadLocal.withInitial(Pool::new);
 

@@ -24,7 +24,7 @@ import onnx.Onnx;
  * on 200 generated sentences; calibration on 256 other generated sentences), as a Markdown table.
  * The MLP's 512 x 10 classifier (2% of its weights) is kept dense: at rank 2 or 3 no fit of it keeps
  * ten classes apart. Digits rows give the accuracy and, in parentheses, the logits' relative error.
- * {@code mvn -B -Pbench test-compile exec:java@accuracy}
+ * {@code mvn -B -Pbench test-compile exec:exec@accuracy}
  */
 public final class AccuracyBenchmark {
 
