@@ -57,12 +57,15 @@ public final class Compressor {
                          List<FactoredLayer> factored, List<Rewritten> rewritten) {
     }
 
-    /** A layer of the input model (node {@code nodeIndex}), its input's shape, and the nodes that replaced it. */
-    public record Rewritten(String name, int nodeIndex, LatencyCheck.InputShape input,
+    /**
+     * A layer (node {@code nodeIndex} of {@code model}, the input model as the compressor read it,
+     * constants lifted), its input's shape, and the nodes that replaced it.
+     */
+    public record Rewritten(String name, Onnx.ModelProto model, int nodeIndex, LatencyCheck.InputShape input,
                             LinearRewriter.Replacement replacement) {
 
         /** The layer timed alone, dense against factored (see {@link LatencyCheck}). */
-        public LayerLatency time(Onnx.ModelProto model, long batch, int threads) {
+        public LayerLatency time(long batch, int threads) {
             return LatencyCheck.time(model, nodeIndex, replacement, input.at(batch), batch, threads);
         }
     }
@@ -170,9 +173,9 @@ public final class Compressor {
             // timed here, one layer at a time, not while other layers are being fitted
             LatencyCheck.InputShape layerInput = o.timed() == null ? null : inputShape(model, o.timed(), convInputs);
             Rewritten rewrite = layerInput == null ? null
-                    : new Rewritten(report.name(), o.nodeIndex(), layerInput, replacement);
+                    : new Rewritten(report.name(), model, o.nodeIndex(), layerInput, replacement);
             LayerLatency latency = options.latencyCheck() && rewrite != null
-                    ? rewrite.time(model, options.expectedBatch(), LatencyCheck.THREADS) : null;
+                    ? rewrite.time(options.expectedBatch(), LatencyCheck.THREADS) : null;
             if (latency != null && latency.factoredSlower() && !options.force()) {
                 reports.add(LayerReport.dense(report.name(), report.op(), report.weightShape(), report.paramsBefore(),
                         report.flopsBefore(), "factored runs no faster (" + latency + ")", report.alternatives(),

@@ -41,7 +41,7 @@ class LatencyCheckTest {
             assertEquals(1, result.rewritten().size(), result.report().toString());
             Compressor.Rewritten r = result.rewritten().get(0);
             long[] shape = r.input().at(3);
-            byte[][] pair = LatencyCheck.oneLayerModels(dense, r.nodeIndex(), r.replacement(), shape);
+            byte[][] pair = LatencyCheck.oneLayerModels(r.model(), r.nodeIndex(), r.replacement(), shape);
             assertNotNull(pair);
             NpyArray x = random(shape);
             String in = dense.getGraph().getNode(r.nodeIndex()).getInput(0);
