@@ -1,8 +1,5 @@
 package dev.blockterm.bench;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.decompose.Format;
@@ -10,14 +7,11 @@ import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.onnx.TinyModels;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.report.LayerReport;
-import java.nio.FloatBuffer;
+import dev.blockterm.runtime.Latency;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Random;
 import onnx.Onnx;
 
 /**
@@ -58,31 +52,9 @@ public final class LatencyBenchmark {
         }
     }
 
-    /** Median milliseconds of one run, after warm-up. */
+    /** Median milliseconds of one run of 60, after 20 warm-up runs. */
     static double median(Path model, int batch, int threads, int width) throws Exception {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        float[] x = new float[batch * width];
-        Random random = new Random(3);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) random.nextGaussian();
-        }
-        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            o.setIntraOpNumThreads(threads);
-            try (OrtSession s = env.createSession(model.toString(), o);
-                 OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {batch, width})) {
-                for (int i = 0; i < 20; i++) {
-                    s.run(Map.of("x", t)).close();
-                }
-                double[] times = new double[60];
-                for (int i = 0; i < times.length; i++) {
-                    long start = System.nanoTime();
-                    s.run(Map.of("x", t)).close();
-                    times[i] = (System.nanoTime() - start) / 1e6;
-                }
-                Arrays.sort(times);
-                return times[times.length / 2];
-            }
-        }
+        return Latency.medianMillis(Files.readAllBytes(model), "x", new long[] {batch, width}, threads, 20, 60);
     }
 
     private LatencyBenchmark() {
