@@ -28,7 +28,7 @@ public final class Gemm {
      * call (tens of microseconds) cost more than they save.
      */
     public static final long NATIVE_FLOPS = 1L << 18;
-    private static final int MAX_SLOTS = 64;
+    private static final int MAX_SLOTS = 256;
     /**
      * Native bytes a thread keeps: a few copies of the largest tensor fitted (a 4096 x 4096 weight
      * is 134 MB in double), not one per shape ever seen.

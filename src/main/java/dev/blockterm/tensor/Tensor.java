@@ -220,9 +220,19 @@ public final class Tensor {
                     data, 0, data, 0, gram, 0);
             return new Matrix(s, s, gram);
         }
-        for (int l = 0; l < left; l++) {
-            int offset = l * s * right;
-            Gemm.multiply(false, true, s, s, right, data, offset, data, offset, part, 0);
+        // slices l side by side, X = [T_l ...] (S x slices*right), enough of them per product that
+        // it goes to native BLAS: one product per slice would be many small ones in plain Java
+        int slices = (int) Math.max(1, Math.min(left, (Gemm.NATIVE_FLOPS * 16) / ((long) s * s * right)));
+        for (int l0 = 0; l0 < left; l0 += slices) {
+            int count = Math.min(slices, left - l0);
+            int cols = count * right;
+            double[] x = new double[s * cols]; // a new array each time: Gemm caches operands by identity
+            for (int l = 0; l < count; l++) {
+                for (int i = 0; i < s; i++) {
+                    System.arraycopy(data, ((l0 + l) * s + i) * right, x, i * cols + l * right, right);
+                }
+            }
+            Gemm.multiply(false, true, s, s, cols, x, 0, x, 0, part, 0);
             for (int i = 0; i < gram.length; i++) {
                 gram[i] += part[i];
             }

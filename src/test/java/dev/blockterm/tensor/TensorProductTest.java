@@ -67,4 +67,20 @@ class TensorProductTest {
         Tensor t = Tensor.gaussian(new Random(1), 3, 4, 5);
         assertThrows(IllegalArgumentException.class, () -> t.projectEach(1, List.of(Matrix.gaussian(4, 2, new Random(2)))));
     }
+
+    @Test
+    void unfoldingGramIsTheUnfoldingTimesItsTranspose() {
+        Random random = new Random(9);
+        // the middle modes of an 8^6 tensor go through the batched native path
+        for (int[] shape : new int[][] {{3, 4, 5}, {8, 8, 8, 8, 8, 8}, {4, 40, 3}}) {
+            Tensor t = Tensor.gaussian(random, shape);
+            for (int mode = 0; mode < shape.length; mode++) {
+                Matrix u = t.unfold(mode);
+                double[] expected = new double[u.rows() * u.rows()];
+                Gemm.javaMultiply(false, true, u.rows(), u.rows(), u.cols(), u.data(), 0, u.data(), 0, expected, 0);
+                assertArrayEquals(expected, t.unfoldingGram(mode).data(), 1e-9 * t.norm() * t.norm(),
+                        java.util.Arrays.toString(shape) + " mode " + mode);
+            }
+        }
+    }
 }
