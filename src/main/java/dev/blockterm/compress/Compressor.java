@@ -35,6 +35,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import onnx.Onnx;
 
 /** Compresses every eligible fully connected layer of a model. */
@@ -48,8 +49,9 @@ public final class Compressor {
     public static final String META_REPORT = "blockterm.report";
     public static final String META_TABLE = "blockterm.table";
 
-    /** The compressed model and what was done. */
     /**
+     * The compressed model and what was done.
+     *
      * @param rewritten the compressed layers that run factored (fully connected and convolutions) and
      *                  what replaced them, to time them alone
      */
@@ -59,14 +61,17 @@ public final class Compressor {
 
     /**
      * A layer (node {@code nodeIndex} of {@code model}, the input model as the compressor read it,
-     * constants lifted), its input's shape, and the nodes that replaced it.
+     * constants lifted), its input's shape (found when first asked: a convolution's takes a run of
+     * the model), and the nodes that replaced it.
      */
-    public record Rewritten(String name, Onnx.ModelProto model, int nodeIndex, LatencyCheck.InputShape input,
+    public record Rewritten(String name, Onnx.ModelProto model, int nodeIndex, Supplier<LatencyCheck.InputShape> input,
                             LinearRewriter.Replacement replacement) {
 
-        /** The layer timed alone, dense against factored (see {@link LatencyCheck}). */
+        /** The layer timed alone, dense against factored (see {@link LatencyCheck}); null where it cannot be. */
         public LayerLatency time(long batch, int threads) {
-            return LatencyCheck.time(model, nodeIndex, replacement, input.at(batch), batch, threads);
+            LatencyCheck.InputShape shape = input.get();
+            return shape == null ? null
+                    : LatencyCheck.time(model, nodeIndex, replacement, shape.at(batch), batch, threads);
         }
     }
 
@@ -171,9 +176,8 @@ public final class Compressor {
             LinearRewriter.Replacement replacement = o.rewrite().apply(model);
             LayerReport report = o.report();
             // timed here, one layer at a time, not while other layers are being fitted
-            LatencyCheck.InputShape layerInput = o.timed() == null ? null : inputShape(model, o.timed(), convInputs);
-            Rewritten rewrite = layerInput == null ? null
-                    : new Rewritten(report.name(), model, o.nodeIndex(), layerInput, replacement);
+            Rewritten rewrite = o.timed() == null ? null : new Rewritten(report.name(), model, o.nodeIndex(),
+                    () -> inputShape(model, o.timed(), convInputs), replacement);
             LayerLatency latency = options.latencyCheck() && rewrite != null
                     ? rewrite.time(options.expectedBatch(), LatencyCheck.THREADS) : null;
             if (latency != null && latency.factoredSlower() && !options.force()) {
@@ -275,15 +279,18 @@ public final class Compressor {
      * (its spatial size) from one run of the model on random inputs, for all convolutions at once.
      * Null where a convolution's input could not be found that way.
      */
-    private LatencyCheck.InputShape inputShape(Onnx.ModelProto model, Timed timed, Map<String, long[]> convInputs) {
+    private static LatencyCheck.InputShape inputShape(Onnx.ModelProto model, Timed timed,
+                                                      Map<String, long[]> convInputs) {
         if (timed.linear() != null) {
             return LatencyCheck.linearInput(model.getGraph(), timed.linear());
         }
-        if (convInputs.isEmpty()) {
-            List<String> inputs = model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv"))
-                    .map(n -> n.getInput(0)).distinct().toList();
-            convInputs.putAll(ActivationCapture.shapes(model, inputs));
-            convInputs.put("", new long[0]); // captured, whatever it found
+        synchronized (convInputs) {
+            if (convInputs.isEmpty()) {
+                List<String> inputs = model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv"))
+                        .map(n -> n.getInput(0)).distinct().toList();
+                convInputs.putAll(ActivationCapture.shapes(model, inputs));
+                convInputs.put("", new long[0]); // captured, whatever it found
+            }
         }
         long[] shape = convInputs.get(model.getGraph().getNode(timed.conv().nodeIndex()).getInput(0));
         return shape == null ? null : new LatencyCheck.InputShape(shape, 0);

@@ -104,8 +104,8 @@ public final class ModelsBenchmark {
             for (long batch : new long[] {1, 32}) {
                 for (int threads : new int[] {1, 2}) {
                     dev.blockterm.report.LayerLatency t = r.time(batch, threads);
-                    row.append(String.format(Locale.ROOT, " %.2fx |", t.speedup()));
-                    if (batch == 32 && threads == 1) {
+                    row.append(t == null ? " - |" : String.format(Locale.ROOT, " %.2fx |", t.speedup()));
+                    if (t != null && batch == 32 && threads == 1) {
                         denseMs = t.denseMillis();
                     }
                 }

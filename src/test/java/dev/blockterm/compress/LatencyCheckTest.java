@@ -40,7 +40,7 @@ class LatencyCheckTest {
             Compressor.Result result = new Compressor(options, m -> { }).compress(dense, "tiny");
             assertEquals(1, result.rewritten().size(), result.report().toString());
             Compressor.Rewritten r = result.rewritten().get(0);
-            long[] shape = r.input().at(3);
+            long[] shape = r.input().get().at(3);
             byte[][] pair = LatencyCheck.oneLayerModels(r.model(), r.nodeIndex(), r.replacement(), shape);
             assertNotNull(pair);
             NpyArray x = random(shape);
