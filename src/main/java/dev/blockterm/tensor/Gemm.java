@@ -18,8 +18,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * the transpose, so {@code C^T = op(B)^T op(A)^T} is computed into a Fortran-order output whose
  * buffer is exactly row-major {@code C}: no layout copies (DESIGN.md section 8).
  *
- * <p>Native buffers are reused per thread, role and shape; one that already holds the array being
- * sent (the tensor being decomposed, in every sweep) is not copied again.
+ * <p>Native buffers are pooled per thread and reused across shapes; one that already holds the
+ * array being sent (the tensor being decomposed, in every sweep) is not copied again.
  */
 public final class Gemm {
 
@@ -125,9 +125,9 @@ public final class Gemm {
                                               double[] a, int aOffset, double[] b, int bOffset) {
         SLOTS.get().call++;
         // Row-major X (r x s) is Fortran-order X^T (s x r).
-        INDArray aF = operand("a", a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
-        INDArray bF = operand("b", b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
-        INDArray cT = scratch("c", new long[] {n, m});
+        INDArray aF = operand(a, aOffset, transA ? new long[] {m, k} : new long[] {k, m});
+        INDArray bF = operand(b, bOffset, transB ? new long[] {k, n} : new long[] {n, k});
+        INDArray cT = scratch(new long[] {n, m});
         Nd4j.gemm(bF, aF, cT, transB, transA, 1.0, 0.0);
         return cT.data().asNioDouble();
     }
@@ -138,7 +138,7 @@ public final class Gemm {
      * decomposed, in every sweep) costs nothing. Copies are bulk copies; ND4J's own array
      * constructors copy element by element.
      */
-    private static INDArray operand(String role, double[] data, int offset, long[] shape) {
+    private static INDArray operand(double[] data, int offset, long[] shape) {
         Pool pool = SLOTS.get();
         long length = shape[0] * shape[1];
         Buffer held = pool.holding(data, offset, length);
@@ -153,7 +153,7 @@ public final class Gemm {
         return pool.view(b, shape);
     }
 
-    private static INDArray scratch(String role, long[] shape) {
+    private static INDArray scratch(long[] shape) {
         Pool pool = SLOTS.get();
         Buffer b = pool.acquire(shape[0] * shape[1]);
         b.source = new WeakReference<>(null);
