@@ -6,6 +6,7 @@ import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.tensor.Layout;
 import dev.blockterm.compress.LayerShape;
+import dev.blockterm.compress.Target;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -15,12 +16,12 @@ import picocli.CommandLine.Option;
 /** The fitting options shared by {@code compress} and {@code inspect}; builds {@link CompressionOptions}. */
 final class FitOptions {
 
-    @Option(names = "--blocks", paramLabel = "N", description = "block terms per layer (default: ${DEFAULT-VALUE})")
-    int blocks = CompressionOptions.DEFAULT_BLOCKS;
+    @Option(names = "--blocks", paramLabel = "N", description = "block terms per layer (explicit ranks; 4)")
+    Integer blocks;
 
     @Option(names = "--rank", paramLabel = "R[,R...]", split = ",",
-            description = "rank of every mode, or one per mode (default: ${DEFAULT-VALUE})")
-    int[] ranks = {CompressionOptions.DEFAULT_RANK};
+            description = "rank of every mode, or one per mode (explicit ranks; 8)")
+    int[] ranks;
 
     @Option(names = "--order", paramLabel = "d", description = "tensor order of the merged layout (default: from the layer's sizes)")
     int order;
@@ -64,12 +65,25 @@ final class FitOptions {
     String format = "bt";
 
     @Option(names = "--ratio", paramLabel = "X",
-            description = "per layer, the least error with compression >= X (searches layout, N and ranks)")
-    double ratio;
+            description = "the selected layers together X times smaller, spread by one allocation where it costs least")
+    Double ratio;
+
+    @Option(names = "--layer-ratio", paramLabel = "X",
+            description = "every layer X times smaller (searches layout, N and ranks per layer)")
+    Double layerRatio;
 
     @Option(names = "--max-error", paramLabel = "E",
-            description = "per layer, the fewest parameters with relative weight error <= E")
-    double maxError;
+            description = "per layer, the fewest parameters with relative error <= E (of the output with calibration)")
+    Double maxError;
+
+    @Option(names = "--max-output-error", paramLabel = "E",
+            description = "the smallest model whose outputs are within relative error E of the original's, measured "
+                    + "in ONNX Runtime on held-out calibration inputs (default: 0.05 with --calibration, 0.01 without)")
+    Double maxOutputError;
+
+    @Option(names = "--min-speedup", paramLabel = "S",
+            description = "offer only factored forms that ONNX Runtime runs at least S times faster than dense")
+    double minSpeedup;
 
     @Option(names = "--weights", paramLabel = "REGEX",
             description = "also store these initializers factored and rebuild them at load (e.g. an embedding table);"
@@ -77,8 +91,8 @@ final class FitOptions {
     String weights;
 
     @Option(names = "--budget", paramLabel = "P",
-            description = "a whole-model parameter target, spread over the layers where it costs the least error")
-    long budget;
+            description = "at most P parameters in the model, spread over the layers where it costs the least error")
+    Long budget;
 
     @Option(names = "--sequential",
             description = "with --calibration: each layer's inputs from the model compressed up to that layer")
@@ -87,9 +101,67 @@ final class FitOptions {
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
-    @Option(names = "--no-latency-check", description = "keep layers dense by the FLOP model only, "
-            + "without timing each compressed fully connected layer dense and factored in ONNX Runtime at --batch")
+    @Option(names = "--no-latency-check", description = "do not time each compressed layer dense and factored in "
+            + "ONNX Runtime at --batch (the timings are reported, and decide nothing unless --min-speedup is given)")
     boolean noLatencyCheck;
+
+    /** The one target the flags ask for; explicit ranks when only --blocks/--rank/--layout/... are given. */
+    Target target() {
+        List<Target> asked = new ArrayList<>();
+        if (ratio != null) {
+            asked.add(new Target.Ratio(positive("--ratio", ratio)));
+        }
+        if (layerRatio != null) {
+            asked.add(new Target.LayerRatio(positive("--layer-ratio", layerRatio)));
+        }
+        if (maxError != null) {
+            asked.add(new Target.MaxError(positive("--max-error", maxError)));
+        }
+        if (maxOutputError != null) {
+            asked.add(new Target.MaxOutputError(positive("--max-output-error", maxOutputError), false));
+        }
+        if (budget != null) {
+            if (budget < 1) {
+                throw new IllegalArgumentException("--budget: expected a positive parameter count, found " + budget);
+            }
+            asked.add(new Target.Budget(budget));
+        }
+        if (asked.size() > 1) {
+            throw new IllegalArgumentException("--ratio, --layer-ratio, --budget, --max-error and --max-output-error: "
+                    + "choose one");
+        }
+        if (!asked.isEmpty()) {
+            if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !layout.equals("auto")
+                    || !format.equals("bt") || order != 0 || !shapes.isEmpty())) {
+                throw new IllegalArgumentException("--blocks, --rank, --layout, --format, --order and --shape apply to "
+                        + "--layer-ratio and explicit ranks; " + flag(asked.get(0)) + " chooses each layer's rank on its "
+                        + "exact low-rank curve");
+            }
+            return asked.get(0);
+        }
+        boolean explicit = blocks != null || ranks != null || !layout.equals("auto") || !format.equals("bt")
+                || order != 0 || !shapes.isEmpty();
+        return explicit ? new Target.Ranks() : new Target.Default();
+    }
+
+    private static String flag(Target t) {
+        if (t instanceof Target.Ratio) {
+            return "--ratio";
+        } else if (t instanceof Target.Budget) {
+            return "--budget";
+        } else if (t instanceof Target.MaxError) {
+            return "--max-error";
+        }
+        return "--max-output-error";
+    }
+
+    /** Zero or a negative value is refused here, not read as "absent". */
+    private static double positive(String flag, double v) {
+        if (!(v > 0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException(flag + ": expected a positive number, found " + v);
+        }
+        return v;
+    }
 
     CompressionOptions build() {
         Initialization initialization;
@@ -98,13 +170,15 @@ final class FitOptions {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--init: expected auto, algebraic, greedy or random, found '" + init + "'");
         }
-        return CompressionOptions.builder().blocks(blocks).ranks(ranks).order(order)
+        Target target = target();
+        return CompressionOptions.builder().blocks(blocks == null ? CompressionOptions.DEFAULT_BLOCKS : blocks)
+                .ranks(ranks == null ? new int[] {CompressionOptions.DEFAULT_RANK} : ranks).order(order)
                 .layout(layout.equals("auto") ? null : Layout.parse(layout))
                 .layers(layers == null ? null : Pattern.compile(layers))
                 .exclude(exclude == null ? null : Pattern.compile(exclude)).minParams(minParams)
                 .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
                 .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
-                .ratio(ratio).maxError(maxError).weights(weights == null ? null : Pattern.compile(weights))
-                .budget(budget).sequential(sequential).latencyCheck(!noLatencyCheck).build();
+                .target(target).weights(weights == null ? null : Pattern.compile(weights))
+                .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup).build();
     }
 }

@@ -28,6 +28,60 @@ public final class Calibration {
         this.threads = threads;
     }
 
+    /** Calibration sets with fewer rows than this are not split: fits and measurement share all rows. */
+    static final int MIN_ROWS_TO_HOLD_OUT = 10;
+
+    /** The number of rows (the first dimension, common to every input). */
+    int rows() {
+        int rows = -1;
+        for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
+            long[] shape = e.getValue().shape();
+            int n = shape.length == 0 ? 1 : (int) shape[0];
+            if (rows >= 0 && n != rows) {
+                throw new IllegalArgumentException("calibration: input '" + e.getKey() + "' has " + n
+                        + " rows where the others have " + rows);
+            }
+            rows = n;
+        }
+        return Math.max(rows, 0);
+    }
+
+    /** The rows kept for fitting: all but the last fifth (all of them when there are few). */
+    Calibration fitting() {
+        int rows = rows();
+        return rows < MIN_ROWS_TO_HOLD_OUT ? this : new Calibration(slice(0, rows - heldOutRows(rows)), threads);
+    }
+
+    /** The rows held out from fitting for measuring the model: the last fifth (all rows when there are few). */
+    Map<String, NpyArray> heldOut() {
+        int rows = rows();
+        return rows < MIN_ROWS_TO_HOLD_OUT ? feeds : slice(rows - heldOutRows(rows), rows);
+    }
+
+    /** The held-out rows in words. */
+    String heldOutText() {
+        int rows = rows();
+        return rows < MIN_ROWS_TO_HOLD_OUT ? rows + " calibration rows (too few to hold any out: the fits used them too)"
+                : heldOutRows(rows) + " calibration rows held out from the fits";
+    }
+
+    private static int heldOutRows(int rows) {
+        return Math.max(1, rows / 5);
+    }
+
+    private Map<String, NpyArray> slice(int from, int to) {
+        Map<String, NpyArray> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
+            NpyArray a = e.getValue();
+            long[] shape = a.shape().clone();
+            int per = (int) (a.values().length / Math.max(1, shape[0]));
+            shape[0] = to - from;
+            out.put(e.getKey(), new NpyArray(shape, java.util.Arrays.copyOfRange(a.values(), from * per, to * per),
+                    a.descr()));
+        }
+        return out;
+    }
+
     /** Captures the inputs of these layers of {@code model}. */
     void capture(Onnx.ModelProto model, List<LinearLayer> layers) {
         capture(model, model, layers);

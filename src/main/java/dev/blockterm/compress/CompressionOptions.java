@@ -27,19 +27,19 @@ import java.util.regex.Pattern;
  * @param force         replace layers even where the factored form is no smaller or no cheaper
  * @param shapes        factor sizes given per layer (the first match wins)
  * @param format        bt, tucker, cp or tt
- * @param ratio         per layer, the least error with compression >= ratio (0: unset)
- * @param maxError      per layer, the fewest parameters with relative error <= maxError (0: unset)
+ * @param target        what the compressed model must meet
  * @param weights       other constant weights to store factored and rebuild at load (null: none)
- * @param budget        a whole-model parameter target spread over the layers (0: unset)
  * @param sequential    with calibration data: each layer's inputs from the model compressed up to it
- * @param latencyCheck  time each compressed fully connected layer dense and factored in ONNX Runtime at
- *                      {@code expectedBatch} and keep it dense where factored is not faster
+ * @param latencyCheck  time each compressed layer dense and factored in ONNX Runtime at
+ *                      {@code expectedBatch} and report it
+ * @param minSpeedup    offer only factored forms at least this many times faster than dense in ONNX
+ *                      Runtime (0: speed is no constraint)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
-                                 List<LayerShape> shapes, Format format, double ratio, double maxError,
-                                 Pattern weights, long budget, boolean sequential, boolean latencyCheck) {
+                                 List<LayerShape> shapes, Format format, Target target,
+                                 Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -75,17 +75,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         if (format == null) {
             throw new IllegalArgumentException("--format: expected bt, tucker, cp or tt");
         }
-        if (ratio != 0 && !(ratio > 1)) {
-            throw new IllegalArgumentException("--ratio: expected > 1, found " + ratio);
+        if (target == null) {
+            throw new IllegalArgumentException("target: expected one, found none");
         }
-        if (maxError != 0 && !(maxError > 0 && maxError < 1)) {
-            throw new IllegalArgumentException("--max-error: expected between 0 and 1, found " + maxError);
-        }
-        if (budget < 0) {
-            throw new IllegalArgumentException("--budget: expected a positive parameter count, found " + budget);
-        }
-        if ((ratio != 0 ? 1 : 0) + (maxError != 0 ? 1 : 0) + (budget != 0 ? 1 : 0) > 1) {
-            throw new IllegalArgumentException("--ratio, --max-error and --budget: choose one");
+        if (minSpeedup != 0 && !(minSpeedup > 0 && minSpeedup < 1e6)) {
+            throw new IllegalArgumentException("min speed-up: expected a positive number, found " + minSpeedup);
         }
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
@@ -119,12 +113,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.force = force;
         b.shapes = shapes;
         b.format = format;
-        b.ratio = ratio;
-        b.maxError = maxError;
+        b.target = target;
         b.weights = weights;
-        b.budget = budget;
         b.sequential = sequential;
         b.latencyCheck = latencyCheck;
+        b.minSpeedup = minSpeedup;
         return b;
     }
 
@@ -152,16 +145,12 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         return toBuilder().format(newFormat).build();
     }
 
-    public CompressionOptions withTarget(double newRatio, double newMaxError) {
-        return toBuilder().ratio(newRatio).maxError(newMaxError).build();
+    public CompressionOptions withTarget(Target newTarget) {
+        return toBuilder().target(newTarget).build();
     }
 
     public CompressionOptions withWeights(Pattern newWeights) {
         return toBuilder().weights(newWeights).build();
-    }
-
-    public CompressionOptions withBudget(long newBudget) {
-        return toBuilder().budget(newBudget).build();
     }
 
     public CompressionOptions withSequential(boolean newSequential) {
@@ -186,12 +175,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private boolean force;
         private List<LayerShape> shapes = List.of();
         private Format format = Format.BT;
-        private double ratio;
-        private double maxError;
+        private Target target = new Target.Default();
         private Pattern weights;
-        private long budget;
         private boolean sequential;
         private boolean latencyCheck = true;
+        private double minSpeedup;
 
         private Builder() {
         }
@@ -272,23 +260,18 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
-        public Builder ratio(double v) {
-            ratio = v;
+        public Builder target(Target v) {
+            target = v;
             return this;
         }
 
-        public Builder maxError(double v) {
-            maxError = v;
+        public Builder minSpeedup(double v) {
+            minSpeedup = v;
             return this;
         }
 
         public Builder weights(Pattern v) {
             weights = v;
-            return this;
-        }
-
-        public Builder budget(long v) {
-            budget = v;
             return this;
         }
 
@@ -304,8 +287,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
 
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
-                    seed, threads, expectedBatch, init, force, shapes, format, ratio, maxError, weights, budget, sequential,
-                    latencyCheck);
+                    seed, threads, expectedBatch, init, force, shapes, format, target, weights, sequential,
+                    latencyCheck, minSpeedup);
         }
     }
 
@@ -322,6 +305,22 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     @Override
     public int[] ranks() {
         return ranks.clone();
+    }
+
+    /** A target as the flag that asks for it ("" for the default and explicit ranks). */
+    static String flag(Target target) {
+        if (target instanceof Target.LayerRatio r) {
+            return " --layer-ratio " + r.ratio();
+        } else if (target instanceof Target.MaxError e) {
+            return " --max-error " + e.error();
+        } else if (target instanceof Target.Ratio r) {
+            return " --ratio " + r.ratio();
+        } else if (target instanceof Target.Budget b) {
+            return " --budget " + b.parameters();
+        } else if (target instanceof Target.MaxOutputError e && !e.chosenByDefault()) {
+            return " --max-output-error " + e.error();
+        }
+        return "";
     }
 
     /** The options as command-line flags (recorded in the output model). */
@@ -343,17 +342,12 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
                 .append(tolerance).append(" --seed ").append(seed).append(" --threads ").append(threads)
                 .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
         sb.append(" --format ").append(format.label());
-        if (ratio != 0) {
-            sb.append(" --ratio ").append(ratio);
-        }
-        if (maxError != 0) {
-            sb.append(" --max-error ").append(maxError);
+        sb.append(flag(target));
+        if (minSpeedup != 0) {
+            sb.append(" --min-speedup ").append(minSpeedup);
         }
         if (weights != null) {
             sb.append(" --weights ").append(weights.pattern());
-        }
-        if (budget != 0) {
-            sb.append(" --budget ").append(budget);
         }
         if (sequential) {
             sb.append(" --sequential");

@@ -16,6 +16,7 @@ import dev.blockterm.report.Alternative;
 import dev.blockterm.report.CompressionReport;
 import dev.blockterm.report.LayerLatency;
 import dev.blockterm.report.LayerReport;
+import dev.blockterm.report.ModelQuality;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.LinearRewriter;
@@ -85,6 +86,7 @@ public final class Compressor {
     private final CompressionOptions options;
     private final Consumer<String> progress;
     private final Calibration calibration;
+    private Calibration fittingData; // the calibration rows the per-layer fits use (the held-out ones excluded)
 
     public Compressor(CompressionOptions options, Consumer<String> progress) {
         this(options, progress, null);
@@ -116,47 +118,29 @@ public final class Compressor {
                     + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
-        List<LinearLayer> calibrated = layers.stream()
-                .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
-        if (calibration != null && !options.sequential()) {
-            progress.accept("capturing the layers' inputs on the calibration data");
-            calibration.capture(model, calibrated);
-        }
-        Map<String, Choice> presets = options.budget() > 0 ? BudgetAllocation.allocate(this, model, layers, stored, inits)
-                : Map.of();
-        List<Callable<LayerOutcome>> tasks = new ArrayList<>();
-        List<LayerOutcome> sequential = new ArrayList<>();
-        if (calibration != null && options.sequential()) {
-            // each layer's inputs come from the model with the layers before it already compressed
-            Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
-            Set<String> doneWeights = new HashSet<>();
-            for (LinearLayer layer : layers) {
-                if (calibrated.contains(layer)) {
-                    progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
-                    calibration.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer));
-                }
-                LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name()));
-                if (o.report().compressed()) {
-                    done.put(o.nodeIndex(), o.rewrite().apply(model));
-                    doneWeights.add(o.weightName());
-                }
-                sequential.add(o);
+        Target target = options.target().resolve(calibration != null);
+        Calibration fitting = calibration == null ? null : calibration.fitting();
+        QualityProbe probe = probe(input, calibration);
+        String searched = null;
+        List<LayerOutcome> outcomes;
+        if (target.usesCurves()) {
+            if (options.sequential()) {
+                throw new IllegalArgumentException("sequential calibration applies to the per-layer targets (a layer "
+                        + "ratio, explicit ranks), not to " + target.describe());
             }
+            List<LinearLayer> calibrated = layers.stream()
+                    .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
+            if (fitting != null) {
+                progress.accept("capturing the layers' inputs on the calibration data");
+                fitting.capture(model, calibrated);
+            }
+            CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting);
+            Decision decision = decide(curves, target, model, probe);
+            outcomes = curves.outcomes(decision.ranks(), decision.selection());
+            searched = decision.selection();
         } else {
-            for (LinearLayer layer : layers) {
-                tasks.add(() -> fitLayer(layer, inits.get(layer.weightName()), presets.get(layer.name())));
-            }
+            outcomes = fitEachLayer(model, layers, convs, stored, inits, fitting);
         }
-        for (ConvLayer layer : convs) {
-            tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
-        }
-        for (int i = 0; i < stored.size(); i++) {
-            StoredWeight weight = stored.get(i);
-            int index = -1 - i; // rebuilt weights are computed before every node
-            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index, presets.get(weight.name())));
-        }
-        List<LayerOutcome> outcomes = new ArrayList<>(Parallel.run(tasks, options.threads()));
-        outcomes.addAll(sequential);
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
 
@@ -175,17 +159,12 @@ public final class Compressor {
             }
             LinearRewriter.Replacement replacement = o.rewrite().apply(model);
             LayerReport report = o.report();
-            // timed here, one layer at a time, not while other layers are being fitted
+            // timed here, one layer at a time, not while other layers are being fitted; reported, never undone:
+            // speed is a constraint before the choice (minSpeedup), not a veto after it
             Rewritten rewrite = o.timed() == null ? null : new Rewritten(report.name(), model, o.nodeIndex(),
                     () -> inputShape(model, o.timed(), convInputs), replacement);
             LayerLatency latency = options.latencyCheck() && rewrite != null
                     ? rewrite.time(options.expectedBatch(), LatencyCheck.THREADS) : null;
-            if (latency != null && latency.factoredSlower() && !options.force()) {
-                reports.add(LayerReport.dense(report.name(), report.op(), report.weightShape(), report.paramsBefore(),
-                        report.flopsBefore(), "factored runs no faster (" + latency + ")", report.alternatives(),
-                        report.seconds()).withLatency(latency));
-                continue;
-            }
             reports.add(latency == null ? report : report.withLatency(latency));
             replacements.put(o.nodeIndex(), replacement);
             (report.rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
@@ -201,15 +180,139 @@ public final class Compressor {
                     List.of(), 0));
         }
         Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
+        ModelQuality quality = null;
+        if (probe != null) {
+            progress.accept("running the original and the compressed model on " + probe.inputs());
+            quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out),
+                    target.describe() + (searched == null ? "" : "; " + searched));
+        }
         CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
-                parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0);
-        Onnx.ModelProto withMeta = Assembly.withProvenance(out, draft);
-        // the provenance is part of the file: measure the size with it, then record it
+                parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0, quality);
+        Onnx.ModelProto withMeta = Assembly.withProvenance(out, draft.withoutTimings());
+        // the provenance is part of the file: measure the size with it (the file records no timings and no sizes,
+        // so the same input, options and seed give the same bytes)
         CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input),
-                ModelFiles.serializedBytes(withMeta),
-                (System.nanoTime() - started) / 1e9);
-        return new Result(Assembly.withProvenance(out, report), report, fits, factored, rewritten);
+                ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
+        return new Result(withMeta, report, fits, factored, rewritten);
+    }
+
+    /** The inputs the written model is measured on: held-out calibration rows, else generated ones. */
+    private QualityProbe probe(Onnx.ModelProto input, Calibration data) {
+        try {
+            if (data != null) {
+                return QualityProbe.on(input, data.heldOut(), data.heldOutText(), 1);
+            }
+            return QualityProbe.generated(input, options.seed(), GENERATED_ROWS, 1);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            progress.accept("the model cannot be run on " + (data != null ? "the calibration inputs" : "generated inputs")
+                    + ", so its outputs are not compared (" + e.getMessage() + ")");
+            return null;
+        }
+    }
+
+    /** Rows of generated inputs the model is measured on without calibration inputs. */
+    static final int GENERATED_ROWS = 64;
+
+    /** The ranks chosen for the curves, and how, in words. */
+    record Decision(int[] ranks, String selection) {
+    }
+
+    private Decision decide(CurveCompression curves, Target target, Onnx.ModelProto model, QualityProbe probe) {
+        if (target instanceof Target.MaxError e) {
+            return new Decision(curves.ranksWithin(e.error()), String.format(Locale.ROOT, "per layer, the smallest rank "
+                    + "of its exact low-rank curve with relative error <= %.4g", e.error()));
+        }
+        Allocation allocation = curves.allocation();
+        long selected = curves.selectedParameters();
+        long outside = parameters(model) - selected;
+        if (target instanceof Target.Ratio r) {
+            long want = (long) Math.floor(selected / r.ratio());
+            return atSize(allocation, want, curves, String.format(Locale.ROOT, "%.4gx", r.ratio()));
+        }
+        if (target instanceof Target.Budget b) {
+            if (b.parameters() <= outside) {
+                throw new IllegalArgumentException("budget: " + b.parameters() + " parameters is not reachable: the "
+                        + "layers and weights that are not compressed hold " + outside + " already");
+            }
+            return atSize(allocation, b.parameters() - outside, curves, b.parameters() + " parameters in the model");
+        }
+        Target.MaxOutputError goal = (Target.MaxOutputError) target;
+        if (probe == null) {
+            throw new IllegalArgumentException("a target on the model's outputs needs the model to run in ONNX Runtime"
+                    + " here, and it cannot; give a size target (a ratio or a budget) instead");
+        }
+        return QualitySearch.search(allocation, curves, goal.error(), probe,
+                ranks -> assemble(model, curves.replacements(ranks)), progress, selected);
+    }
+
+    private static Decision atSize(Allocation allocation, long want, CurveCompression curves, String what) {
+        int step = allocation.stepsFor(want);
+        long got = allocation.parametersAt(step);
+        String note = String.format(Locale.ROOT, "one allocation over %s by least added error per parameter saved; "
+                + "the selected layers come to %d parameters (%.2fx)%s", curves.describeCurves(), got,
+                (double) curves.selectedParameters() / Math.max(1, got), got > want ? " (" + what
+                        + " is not reachable: every layer is at its smallest factored form)" : "");
+        return new Decision(allocation.ranksAt(step), note);
+    }
+
+    /** The model with these layers replaced (no report, no provenance): a candidate to measure. */
+    static Onnx.ModelProto assemble(Onnx.ModelProto model, List<LayerOutcome> outcomes) {
+        Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
+        Set<String> replaced = new HashSet<>();
+        Set<String> rebuilt = new HashSet<>();
+        for (LayerOutcome o : outcomes) {
+            replacements.put(o.nodeIndex(), o.rewrite().apply(model));
+            (o.nodeIndex() < 0 ? rebuilt : replaced).add(o.weightName());
+        }
+        return Assembly.rebuild(model, replacements, replaced, rebuilt);
+    }
+
+    /** Per-layer targets: every layer fitted alone, every layout tried (and sequential calibration where asked). */
+    private List<LayerOutcome> fitEachLayer(Onnx.ModelProto model, List<LinearLayer> layers, List<ConvLayer> convs,
+                                            List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits,
+                                            Calibration fitting) {
+        List<LinearLayer> calibrated = layers.stream()
+                .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
+        if (fitting != null && !options.sequential()) {
+            progress.accept("capturing the layers' inputs on the calibration data");
+            fitting.capture(model, calibrated);
+        }
+        this.fittingData = fitting;
+        List<Callable<LayerOutcome>> tasks = new ArrayList<>();
+        List<LayerOutcome> sequential = new ArrayList<>();
+        if (fitting != null && options.sequential()) {
+            // each layer's inputs come from the model with the layers before it already compressed
+            Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
+            Set<String> doneWeights = new HashSet<>();
+            for (LinearLayer layer : layers) {
+                if (calibrated.contains(layer)) {
+                    progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
+                    fitting.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer));
+                }
+                LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()));
+                if (o.report().compressed()) {
+                    done.put(o.nodeIndex(), o.rewrite().apply(model));
+                    doneWeights.add(o.weightName());
+                }
+                sequential.add(o);
+            }
+        } else {
+            for (LinearLayer layer : layers) {
+                tasks.add(() -> fitLayer(layer, inits.get(layer.weightName())));
+            }
+        }
+        for (ConvLayer layer : convs) {
+            tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
+        }
+        for (int i = 0; i < stored.size(); i++) {
+            StoredWeight weight = stored.get(i);
+            int index = -1 - i; // rebuilt weights are computed before every node
+            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index));
+        }
+        List<LayerOutcome> outcomes = new ArrayList<>(Parallel.run(tasks, options.threads()));
+        outcomes.addAll(sequential);
+        return outcomes;
     }
 
     /** A compressed layer's factors and how they contract, for {@code --factors}. */
@@ -258,7 +361,7 @@ public final class Compressor {
     }
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */
-    private record LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
+    record LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
                                 Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite, Timed timed) {
         static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
             return new LayerOutcome(nodeIndex, weightName, report, null, null, null);
@@ -271,7 +374,7 @@ public final class Compressor {
     }
 
     /** The layer a compressed outcome replaces, to time it: a fully connected layer or a convolution. */
-    private record Timed(LinearLayer linear, ConvLayer conv) {
+    record Timed(LinearLayer linear, ConvLayer conv) {
     }
 
     /**
@@ -296,18 +399,15 @@ public final class Compressor {
         return shape == null ? null : new LatencyCheck.InputShape(shape, 0);
     }
 
-    /** Ratios tried by --max-error, from the most compressed down. */
-    static final double[] RATIO_GRID = {128, 90, 64, 45, 32, 22.6, 16, 11.3, 8, 5.66, 4, 2.83, 2, 1.41};
 
-    /** @param preset the choice made by {@code --budget}, or null to choose here */
-    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight, Choice preset) {
+    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
         double flopsBefore = 2.0 * layer.parameters();
         String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
         if (skip != null) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
         }
-        Choice choice = preset != null ? preset : choose(layer, Graphs.weightMatrix(layer, weight), false);
+        Choice choice = choose(layer, Graphs.weightMatrix(layer, weight), false);
         if (choice.attempt().best() == null) {
             return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
                     layer.weightShape(), layer.parameters(), flopsBefore, choice.denseReason(), choice.tried(),
@@ -325,20 +425,20 @@ public final class Compressor {
      * A weight stored factored and rebuilt at load: fitted as the matrix {@code rows x cols}; only
      * the parameter count decides.
      */
-    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index, Choice preset) {
+    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index) {
         String op = weight.label();
         String skip = skipReason(weight.name(), weight.parameters(), weight.skipReason());
         if (skip != null) {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
                     weight.parameters(), 0, skip, List.of(), 0));
         }
-        if (preset == null && weight.inputWeight() && weight.dims()[0] == 1) {
+        if (weight.inputWeight() && weight.dims()[0] == 1) {
             LayerOutcome projected = fitProjection(weight, tensor, op);
             if (projected != null) {
                 return projected;
             }
         }
-        Choice choice = preset != null ? preset : choose(matrix(weight, index), Weights.values(tensor), true);
+        Choice choice = choose(matrix(weight, index), Weights.values(tensor), true);
         if (choice.attempt().best() == null) {
             return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
                     weight.parameters(), 0, choice.denseReason(), choice.tried(), choice.seconds()));
@@ -420,17 +520,9 @@ public final class Compressor {
         }
     }
 
-    /** The best candidate within a parameter budget, for {@code --budget}'s error-versus-parameters curves. */
-    Choice atBudget(LinearLayer layer, double[] w, boolean rebuilt, long budget) {
-        long started = System.nanoTime();
-        LinearFitter.Attempt a = new LinearFitter(layer, w, options, m -> { }, rebuilt, calibrationOf(layer, rebuilt)).fit(
-                Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options, budget));
-        return new Choice(a, null, a.tried(), (System.nanoTime() - started) / 1e9);
-    }
-
     /** The layer's calibration inputs, or null (stored weights are always fitted to the weights). */
     private dev.blockterm.tensor.Matrix calibrationOf(LinearLayer layer, boolean rebuilt) {
-        return calibration == null || rebuilt ? null : calibration.inputs(layer.name());
+        return fittingData == null || rebuilt ? null : fittingData.inputs(layer.name());
     }
 
     Consumer<String> progress() {
@@ -454,36 +546,16 @@ public final class Compressor {
         String selection = null;
         List<Alternative> tried = new ArrayList<>();
         try {
-            if (options.maxError() > 0) {
-                attempt = null;
-                for (double ratio : RATIO_GRID) {
-                    long budget = (long) Math.floor(layer.parameters() / ratio);
-                    LinearFitter.Attempt a = fitter.fit(Candidates.forBudget(layer.name(), layer.inputSize(),
-                            layer.outputSize(), options, budget));
-                    tried.addAll(a.tried());
-                    if (a.best() != null && a.best().fit().relativeError() <= options.maxError()) {
-                        attempt = a;
-                        selection = String.format(Locale.ROOT, "--max-error %.4g: the most compressed setting tried "
-                                + "(ratios %.0fx down in steps of 1.41x) with error <= %.4g is at %.1fx", options.maxError(),
-                                RATIO_GRID[0], options.maxError(), ratio);
-                        break;
-                    }
-                }
-                if (attempt == null) {
-                    attempt = new LinearFitter.Attempt(null, null, null, List.of(), String.format(Locale.ROOT,
-                            "no setting down to %.2fx reaches --max-error %.4g", RATIO_GRID[RATIO_GRID.length - 1],
-                            options.maxError()));
-                }
-            } else if (options.ratio() > 0) {
-                long budget = (long) Math.floor(layer.parameters() / options.ratio());
+            if (options.target() instanceof Target.LayerRatio layerRatio) {
+                long budget = (long) Math.floor(layer.parameters() / layerRatio.ratio());
                 attempt = fitter.fit(Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options,
                         budget));
                 tried.addAll(attempt.tried());
-                selection = String.format(Locale.ROOT, "--ratio %.4g: the least error of %d candidates with at most %d "
-                        + "parameters", options.ratio(), attempt.tried().size(), budget);
+                selection = String.format(Locale.ROOT, "--layer-ratio %.4g: the least error of %d candidates with at most "
+                        + "%d parameters", layerRatio.ratio(), attempt.tried().size(), budget);
                 if (attempt.tried().isEmpty()) {
                     attempt = new LinearFitter.Attempt(null, null, null, List.of(), "no factored form fits "
-                            + budget + " parameters (--ratio " + options.ratio() + ")");
+                            + budget + " parameters (--layer-ratio " + layerRatio.ratio() + ")");
                 }
             } else {
                 attempt = fitter.fit(Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options));
@@ -516,13 +588,10 @@ public final class Compressor {
         List<ConvFitter.Setting> settings = new ArrayList<>();
         String selection = options.format() == Format.TT ? "TT has no three-convolution form: fitted as bt" : null;
         try {
-            if (options.maxError() > 0 || options.ratio() > 0) {
-                double[] ratios = options.ratio() > 0 ? new double[] {options.ratio()} : RATIO_GRID;
-                for (double ratio : ratios) {
-                    ConvFitter.Setting s = fitter.largestUnder((long) Math.floor(layer.parameters() / ratio));
-                    if (s != null) {
-                        settings.add(s);
-                    }
+            if (options.target() instanceof Target.LayerRatio layerRatio) {
+                ConvFitter.Setting s = fitter.largestUnder((long) Math.floor(layer.parameters() / layerRatio.ratio()));
+                if (s != null) {
+                    settings.add(s);
                 }
             } else {
                 settings.add(fitter.explicit());
@@ -531,7 +600,7 @@ public final class Compressor {
             throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
         }
         List<Alternative> tried = new ArrayList<>();
-        String refusal = settings.isEmpty() ? "no setting fits --ratio " + options.ratio() : null;
+        String refusal = settings.isEmpty() ? "no setting fits the target (" + options.target().describe() + ")" : null;
         for (ConvFitter.Setting s : settings) {
             long params = s.parameters(layer);
             double flopsAfter = s.flops(layer);
@@ -553,18 +622,9 @@ public final class Compressor {
             FitResult<BlockTerm> fit = fitter.fit(kernel, s);
             tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
                     fit.relativeError(), Double.NaN, ""));
-            boolean enough = options.maxError() <= 0 || fit.relativeError() <= options.maxError();
-            if (!enough) {
-                refusal = String.format(Locale.ROOT, "no setting down to %.2fx reaches --max-error %.4g",
-                        RATIO_GRID[RATIO_GRID.length - 1], options.maxError());
-                continue;
-            }
-            if (options.maxError() > 0) {
-                selection = String.format(Locale.ROOT, "--max-error %.4g: the most compressed setting tried with error"
-                        + " <= %.4g", options.maxError(), options.maxError());
-            } else if (options.ratio() > 0) {
-                selection = String.format(Locale.ROOT, "--ratio %.4g: the most parameters within the budget",
-                        options.ratio());
+            if (options.target() instanceof Target.LayerRatio layerRatio) {
+                selection = String.format(Locale.ROOT, "--layer-ratio %.4g: the most parameters within the budget",
+                        layerRatio.ratio());
             }
             LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
                     tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),

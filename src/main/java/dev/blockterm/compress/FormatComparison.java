@@ -40,7 +40,7 @@ public final class FormatComparison {
             if (!layer.compressible()) {
                 continue;
             }
-            long budget = options.ratio() > 0 ? (long) Math.floor(layer.parameters() / options.ratio())
+            long budget = ratio(options) > 0 ? (long) Math.floor(layer.parameters() / ratio(options))
                     : Candidates.explicit(Format.BT, Candidates.tensorizations(layer.name(), layer.inputSize(),
                             layer.outputSize(), options.withLayout(null)).get(0), options).parameters();
             sb.append(String.format(Locale.ROOT, "%-16s %-10s %9d", layer.name(), layer.weightShape(), budget));
@@ -59,5 +59,13 @@ public final class FormatComparison {
             sb.append('\n');
         }
         return sb.toString();
+    }
+
+    /** The ratio the comparison is sized to: a layer ratio or a whole-model ratio read per layer; 0: none. */
+    private static double ratio(CompressionOptions options) {
+        if (options.target() instanceof Target.LayerRatio r) {
+            return r.ratio();
+        }
+        return options.target() instanceof Target.Ratio r ? r.ratio() : 0;
     }
 }

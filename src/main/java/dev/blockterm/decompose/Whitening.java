@@ -28,9 +28,29 @@ public final class Whitening {
 
     /** From calibration inputs {@code x} ({@code n x I}). */
     public static Whitening of(Matrix x, double damping) {
+        return ofGram(gram(x), damping);
+    }
+
+    /** {@code X^T X} of calibration inputs {@code x} ({@code n x I}): {@code I x I}, row-major. */
+    public static Matrix gram(Matrix x) {
         int n = x.cols();
         double[] gram = new double[n * n];
         Gemm.multiply(true, false, n, n, x.rows(), x.data(), 0, x.data(), 0, gram, 0);
+        return new Matrix(n, n, gram);
+    }
+
+    /**
+     * From the Gram matrix {@code X^T X} of the calibration inputs, damped by
+     * {@code damping * mean(diag)} (at least 1e-12), so that a dead input channel cannot make L singular.
+     */
+    public static Whitening ofGram(Matrix xtx, double damping) {
+        return new Whitening(new Matrix(xtx.rows(), xtx.rows(), choleskyUpper(damped(xtx, damping).data(), xtx.rows())));
+    }
+
+    /** {@code X^T X + delta I} with {@code delta = damping * mean(diag)}. */
+    public static Matrix damped(Matrix xtx, double damping) {
+        int n = xtx.rows();
+        double[] gram = xtx.data().clone();
         double trace = 0;
         for (int i = 0; i < n; i++) {
             trace += gram[i * n + i];
@@ -39,7 +59,7 @@ public final class Whitening {
         for (int i = 0; i < n; i++) {
             gram[i * n + i] += delta;
         }
-        return new Whitening(new Matrix(n, n, choleskyUpper(gram, n)));
+        return new Matrix(n, n, gram);
     }
 
     /** {@code U} with {@code U^T U = A} (that is, {@code L^T} for {@code A = L L^T}), row-major. */

@@ -15,13 +15,22 @@ import java.util.Locale;
  * @param fileBytesBefore   serialized size before
  * @param fileBytesAfter    serialized size after
  * @param seconds           total time
+ * @param quality           the written model's outputs against the original's, or null where the
+ *                          models could not be run
  */
 public record CompressionReport(String model, String version, String options, List<LayerReport> layers,
                                 long modelParamsBefore, long modelParamsAfter, long fileBytesBefore, long fileBytesAfter,
-                                double seconds) {
+                                double seconds, ModelQuality quality) {
 
     public CompressionReport {
         layers = List.copyOf(layers);
+    }
+
+    /** This report without its timings (seconds, latencies), for the provenance in the model: same run, same bytes. */
+    public CompressionReport withoutTimings() {
+        List<LayerReport> untimed = layers.stream().map(LayerReport::withoutTimings).toList();
+        return new CompressionReport(model, version, options, untimed, modelParamsBefore, modelParamsAfter,
+                fileBytesBefore, 0, 0, quality);
     }
 
     public long compressedLayers() {
@@ -64,6 +73,9 @@ public record CompressionReport(String model, String version, String options, Li
                 compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
                 modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
                 bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
+        if (quality != null) {
+            sb.append(quality.text());
+        }
         sb.append("(rel.err: of the weight; out.err: of the layer's output on the calibration inputs; sweeps ending in +"
                 + " stopped at the sweep limit before reaching the tolerance");
         if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {

@@ -21,6 +21,29 @@ public final class Json {
         sb.append("  \"fileBytesBefore\": ").append(r.fileBytesBefore()).append(",\n");
         sb.append("  \"fileBytesAfter\": ").append(r.fileBytesAfter()).append(",\n");
         sb.append("  \"seconds\": ").append(number(r.seconds())).append(",\n");
+        if (r.quality() != null) {
+            ModelQuality q = r.quality();
+            sb.append("  \"quality\": {");
+            field(sb, "", "inputs", q.inputs()).append(", ");
+            sb.append("\"generated\": ").append(q.generated()).append(", ");
+            field(sb, "", "target", q.target()).append(", ");
+            sb.append("\"outputs\": [");
+            for (int i = 0; i < q.outputs().size(); i++) {
+                var o = q.outputs().get(i);
+                sb.append(i == 0 ? "" : ", ").append('{');
+                field(sb, "", "name", o.name()).append(", ");
+                sb.append("\"relativeError\": ").append(number(o.relativeError())).append(", ");
+                sb.append("\"meanCosine\": ").append(number(o.meanCosine())).append(", ");
+                sb.append("\"minCosine\": ").append(number(o.minCosine())).append(", ");
+                sb.append("\"top1Agreement\": ").append(number(o.top1Agreement())).append('}');
+            }
+            sb.append("], \"warnings\": [");
+            for (int i = 0; i < q.warnings().size(); i++) {
+                sb.append(i == 0 ? "" : ", ");
+                sb.append(quote(q.warnings().get(i)));
+            }
+            sb.append("]},\n");
+        }
         sb.append("  \"layers\": [");
         for (int i = 0; i < r.layers().size(); i++) {
             LayerReport l = r.layers().get(i);

@@ -46,6 +46,13 @@ public record LayerReport(String name, String op, String weightShape, boolean co
                 false, seconds, flops, flops, tried, null, false, null);
     }
 
+    /** This report without its fitting time and latency. */
+    public LayerReport withoutTimings() {
+        return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
+                paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, 0, flopsBefore, flopsAfter,
+                alternatives, selection, rebuilt, null);
+    }
+
     /** This report with the layer's measured latency. */
     public LayerReport withLatency(LayerLatency measured) {
         return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,

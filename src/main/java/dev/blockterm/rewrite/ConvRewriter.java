@@ -117,6 +117,47 @@ public final class ConvRewriter {
                 flopsPerPosition(layer, blocks, rOut, rIn), null);
     }
 
+    /**
+     * Channel low rank: a kernel read as the matrix {@code M = W^T} of shape {@code (C_in K) x C_out}
+     * (rows: input channel and kernel position) and approximated as {@code A B} ({@code A: (C_in K) x r},
+     * {@code B: r x C_out}) is exactly two standard convolutions: a {@code k} convolution
+     * {@code C_in -> r} with weights {@code A^T} and the original strides, pads, dilations and
+     * {@code auto_pad} ({@code <layer>.bt.factor0}), then a 1x1 convolution {@code r -> C_out} with
+     * weights {@code B^T} and the original bias ({@code <layer>.bt.factor1}). Only for {@code group = 1}.
+     */
+    public static LinearRewriter.Replacement rewriteLowRank(Onnx.ModelProto model, ConvLayer layer,
+                                                            Matrix a, Matrix b) {
+        Onnx.GraphProto graph = model.getGraph();
+        Onnx.NodeProto node = graph.getNode(layer.nodeIndex());
+        int dataType = Graphs.initializers(graph).get(layer.weightName()).getDataType();
+        int r = a.cols();
+        int spatial = layer.kernel().length;
+        GraphBuilder g = new GraphBuilder(layer.name(), Graphs.opset(model));
+        String w1 = g.addInitializer(Weights.tensor(FactoredLinear.factorName(layer.name(), 0),
+                convDims(r, layer.inChannels(), layer.kernel()), a.transpose().data(), dataType));
+        String w2 = g.addInitializer(Weights.tensor(FactoredLinear.factorName(layer.name(), 1),
+                convDims(layer.outChannels(), r, ones(spatial)), b.transpose().data(), dataType));
+        String h = g.op("Conv", List.of(node.getInput(0), w1), node.getAttributeList());
+        List<String> lastInputs = new ArrayList<>(List.of(h, w2));
+        if (node.getInputCount() > 2 && !node.getInput(2).isEmpty()) {
+            lastInputs.add(node.getInput(2));
+        }
+        String y = g.op("Conv", lastInputs, List.of(ints("kernel_shape", ones(spatial))));
+        g.renameLastOutput(y, node.getOutput(0));
+        return new LinearRewriter.Replacement(new ArrayList<>(g.nodes()), new ArrayList<>(g.initializers()),
+                lowRankFlopsPerPosition(layer, r), null);
+    }
+
+    /** The kernel as the {@code (C_in K) x C_out} matrix that channel low rank factors. */
+    public static Matrix lowRankMatrix(ConvLayer layer, double[] kernel) {
+        return new Matrix(layer.outChannels(), layer.inChannels() * layer.kernelSize(), kernel).transpose();
+    }
+
+    /** FLOPs per output position of channel low rank at rank r. */
+    public static double lowRankFlopsPerPosition(ConvLayer layer, int r) {
+        return 2.0 * r * ((double) layer.inChannels() * layer.kernelSize() + layer.outChannels());
+    }
+
     private static int[] ones(int n) {
         int[] o = new int[n];
         java.util.Arrays.fill(o, 1);

@@ -29,7 +29,18 @@ public final class ModelRunner implements AutoCloseable {
 
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
     private final OrtSession session;
-    private final Path path;
+    private final Object path; // the file, or a label for a model held in memory
+
+    /** A model held in memory (under 2 GB, its weights inline), named {@code label} in messages. */
+    public ModelRunner(byte[] model, String label, int threads) {
+        this.path = label;
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(threads);
+            this.session = env.createSession(model, options);
+        } catch (OrtException e) {
+            throw new IllegalArgumentException(label + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
+        }
+    }
 
     public ModelRunner(Path path, int threads) {
         this.path = path;

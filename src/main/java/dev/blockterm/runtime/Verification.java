@@ -23,7 +23,49 @@ public final class Verification {
     public record EmbeddingComparison(String name, int rows, double meanCosine, double minCosine) {
     }
 
+    /**
+     * How close one output of a compressed model is to the original's: relative error
+     * {@code ||a - b|| / ||a||}, the mean and least cosine similarity of the vectors along the last
+     * axis (one per row of a {@code rows x features} output, one per position of a token-level one),
+     * and top-1 agreement (argmax over the last axis).
+     */
+    public record OutputQuality(String name, double relativeError, double meanCosine, double minCosine,
+                                double top1Agreement) {
+    }
+
     private Verification() {
+    }
+
+    /** Every output of {@code original} compared with the same output of {@code compressed}. */
+    public static List<OutputQuality> quality(Map<String, NpyArray> original, Map<String, NpyArray> compressed) {
+        List<OutputQuality> out = new ArrayList<>();
+        for (Map.Entry<String, NpyArray> e : original.entrySet()) {
+            NpyArray other = compressed.get(e.getKey());
+            if (other == null) {
+                throw new IllegalArgumentException("the compressed model has no output named '" + e.getKey() + "'");
+            }
+            out.add(quality(e.getKey(), e.getValue(), other));
+        }
+        return out;
+    }
+
+    static OutputQuality quality(String name, NpyArray a, NpyArray b) {
+        OutputComparison c = compare(name, a, b, null);
+        double[] x = a.values();
+        double[] y = b.values();
+        long[] shape = a.shape();
+        int width = shape.length == 0 ? 1 : (int) Math.max(1, shape[shape.length - 1]);
+        int rows = x.length / width;
+        double sum = 0;
+        double min = rows == 0 ? Double.NaN : Double.POSITIVE_INFINITY;
+        for (int r = 0; r < rows; r++) {
+            double c1 = cosine(java.util.Arrays.copyOfRange(x, r * width, (r + 1) * width),
+                    java.util.Arrays.copyOfRange(y, r * width, (r + 1) * width));
+            sum += c1;
+            min = Math.min(min, c1);
+        }
+        return new OutputQuality(name, c.relativeError(), rows == 0 ? Double.NaN : sum / rows, min,
+                width < 2 ? Double.NaN : c.top1Agreement());
     }
 
     /**

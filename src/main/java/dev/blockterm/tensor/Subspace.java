@@ -98,6 +98,44 @@ public final class Subspace {
         return out;
     }
 
+    /** Every eigenpair of a symmetric matrix, eigenvalues in descending order. */
+    public record EigenPairs(double[] values, Matrix vectors) {
+        /** The eigenvectors of the {@code r} largest eigenvalues, as the columns of an {@code n x r} matrix. */
+        public Matrix leading(int r) {
+            return vectors.columns(0, r);
+        }
+    }
+
+    /**
+     * The full eigendecomposition {@code s = V diag(values) V^T} of the symmetric matrix {@code s}
+     * (LAPACK's {@code syev} through ND4J; {@code n^3} flops), values descending.
+     */
+    public static EigenPairs symmetricEigen(Matrix s) {
+        int n = s.rows();
+        INDArray a = Nd4j.createUninitialized(DataType.DOUBLE, new long[] {n, n}, 'f');
+        double[] sym = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                sym[i * n + j] = 0.5 * (s.data()[i * n + j] + s.data()[j * n + i]);
+            }
+        }
+        a.data().asNioDouble().put(sym);
+        INDArray values = org.nd4j.linalg.eigen.Eigen.symmetricGeneralizedEigenvalues(a, true);
+        double[] vals = values.toDoubleVector();
+        Integer[] order = argsortDescending(vals);
+        double[] vectors = new double[n * n];
+        a.data().asNioDouble().get(vectors); // column j = eigenvector j, in Fortran order
+        double[] sorted = new double[n];
+        double[] out = new double[n * n];
+        for (int c = 0; c < n; c++) {
+            sorted[c] = vals[order[c]];
+            for (int i = 0; i < n; i++) {
+                out[i * n + c] = vectors[order[c] * n + i];
+            }
+        }
+        return new EigenPairs(sorted, new Matrix(n, n, out));
+    }
+
     private static Matrix smallEigenvectors(Matrix s, int r) {
         int n = s.rows();
         Matrix out = Matrix.zeros(n, r);

@@ -1,5 +1,6 @@
 package dev.blockterm.bench;
 
+import dev.blockterm.compress.Target;
 import dev.blockterm.compress.Calibration;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
@@ -69,7 +70,7 @@ public final class AccuracyBenchmark {
                 double reference = 1;
                 for (int calibrated = 0; calibrated < 2; calibrated++) {
                     Calibration data = calibrated == 1 ? new Calibration(c.calibration(), 1) : null;
-                    Compressor.Result r = new Compressor(c.options().withTarget(ratio, 0), m -> { }, data)
+                    Compressor.Result r = new Compressor(c.options().withTarget(new Target.LayerRatio(ratio)), m -> { }, data)
                             .compress(dense, c.model().toString());
                     ModelFiles.write(r.model(), out, c.model());
                     seconds[calibrated] = r.report().seconds();

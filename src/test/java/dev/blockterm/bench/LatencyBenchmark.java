@@ -1,5 +1,6 @@
 package dev.blockterm.bench;
 
+import dev.blockterm.compress.Target;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.decompose.Format;
@@ -34,7 +35,7 @@ public final class LatencyBenchmark {
         System.out.println("| model | layout | params | FLOPs ratio | batch | threads | dense ms | compressed ms | speed-up |");
         System.out.println("|---|---|---|---|---|---|---|---|---|");
         for (double ratio : new double[] {10, 50, 200}) {
-            CompressionOptions options = CompressionOptions.builder().ratio(ratio).format(Format.TT).minParams(0).latencyCheck(false)
+            CompressionOptions options = CompressionOptions.builder().target(new Target.LayerRatio(ratio)).format(Format.TT).minParams(0).latencyCheck(false)
                     .sweeps(1, 0).build();
             Compressor.Result r = new Compressor(options, m -> { }).compress(dense, "fc");
             LayerReport row = r.report().layers().get(0);

@@ -1,5 +1,6 @@
 package dev.blockterm.bench;
 
+import dev.blockterm.compress.Target;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.compress.FormatComparison;
@@ -131,7 +132,7 @@ public final class ModelsBenchmark {
             for (double ratio : new double[] {4, 10}) {
                 for (Format format : Format.values()) {
                     // formats compared on error alone: no layer kept dense for this machine's timings
-                    CompressionOptions options = CompressionOptions.defaults().withFormat(format).withTarget(ratio, 0)
+                    CompressionOptions options = CompressionOptions.defaults().withFormat(format).withTarget(new Target.LayerRatio(ratio))
                             .withLatencyCheck(false);
                     Compressor.Result result = new Compressor(options, m -> { }).compress(dense, model.toString());
                     ModelFiles.write(result.model(), out, model);
@@ -149,7 +150,7 @@ public final class ModelsBenchmark {
         for (Bundled b : models) {
             Onnx.ModelProto dense = ModelFiles.read(Path.of("models/" + b.name() + ".onnx"));
             System.out.println(b.name() + ", --ratio 10:");
-            System.out.print(FormatComparison.table(dense, CompressionOptions.defaults().withTarget(10, 0)
+            System.out.print(FormatComparison.table(dense, CompressionOptions.defaults().withTarget(new Target.LayerRatio(10))
                     .withLatencyCheck(false), m -> { }));
             System.out.println();
         }

@@ -1,5 +1,6 @@
 package dev.blockterm.cli;
 
+import dev.blockterm.compress.Target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -125,7 +126,7 @@ public class CompressEndToEndTest {
             settings.add(CompressionOptions.defaults().withLayout(layout).withMinParams(0).withForce(true));
         }
         for (dev.blockterm.decompose.Format format : dev.blockterm.decompose.Format.values()) {
-            settings.add(CompressionOptions.defaults().withFormat(format).withTarget(6, 0).withMinParams(0)
+            settings.add(CompressionOptions.defaults().withFormat(format).withTarget(new Target.LayerRatio(6)).withMinParams(0)
                     .withLatencyCheck(false));
         }
         int index = 0;

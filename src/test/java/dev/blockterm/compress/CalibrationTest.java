@@ -22,7 +22,7 @@ class CalibrationTest {
     void whitenedFitsHaveLowerOutputErrorThanWeightFits() {
         Onnx.ModelProto model = ModelFiles.read(Path.of("models/digits_mlp.onnx"));
         Map<String, NpyArray> feeds = Map.of("input", NpyArray.read(Path.of("testdata/digits_calib_x.npy")));
-        CompressionOptions options = CompressionOptions.defaults().withLayout(Layout.INPUT_WHOLE).withTarget(6, 0)
+        CompressionOptions options = CompressionOptions.defaults().withLayout(Layout.INPUT_WHOLE).withTarget(new Target.LayerRatio(6))
                 .withLatencyCheck(false);
         Compressor.Result plain = new Compressor(options, m -> { }).compress(model, "mlp");
         Compressor.Result calibrated = new Compressor(options, m -> { }, new Calibration(feeds, 1)).compress(model, "mlp");

@@ -36,7 +36,7 @@ class LatencyCheckTest {
                 TinyModels.conv(24, 16, new int[] {3, 3}, 10, null,
                         List.of(TinyModels.intsAttr("pads", 1, 1, 1, 1))));
         for (Onnx.ModelProto dense : models) {
-            CompressionOptions options = CompressionOptions.builder().ratio(4).force(true).minParams(0).build();
+            CompressionOptions options = CompressionOptions.builder().target(new Target.LayerRatio(4)).force(true).minParams(0).build();
             Compressor.Result result = new Compressor(options, m -> { }).compress(dense, "tiny");
             assertEquals(1, result.rewritten().size(), result.report().toString());
             Compressor.Rewritten r = result.rewritten().get(0);

@@ -1,5 +1,6 @@
 package dev.blockterm.rewrite;
 
+import dev.blockterm.compress.Target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,7 +101,7 @@ class ConvRewriteTest {
         Path in = dir.resolve("in.onnx");
         ModelFiles.write(model, in, null);
         for (dev.blockterm.decompose.Format format : dev.blockterm.decompose.Format.values()) {
-            CompressionOptions o = options(2, 3).withFormat(format).withTarget(3, 0);
+            CompressionOptions o = options(2, 3).withFormat(format).withTarget(new Target.LayerRatio(3));
             Compressor.Result result = new Compressor(o, m -> { }).compress(model, c.name());
             var row = result.report().layers().get(0);
             assertTrue(row.compressed() && row.ratio() >= 3, format + "\n" + result.report().table());

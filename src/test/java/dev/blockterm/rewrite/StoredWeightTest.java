@@ -1,5 +1,6 @@
 package dev.blockterm.rewrite;
 
+import dev.blockterm.compress.Target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -111,7 +112,7 @@ class StoredWeightTest {
         Path out = dir.resolve("wide.bt.onnx");
         ModelFiles.write(model, in0, null);
         // R (256 weights) stays dense: only the projection differs from the reference below
-        CompressionOptions options = CompressionOptions.builder().ratio(4).minParams(1000).latencyCheck(false).build();
+        CompressionOptions options = CompressionOptions.builder().target(new Target.LayerRatio(4)).minParams(1000).latencyCheck(false).build();
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "wide");
         LayerReport row = result.report().layers().stream().filter(l -> l.name().equals("w")).findFirst().orElseThrow();
         assertTrue(row.compressed() && !row.rebuilt() && row.selection().contains("moved out of the op"),

@@ -1,0 +1,135 @@
+package dev.blockterm.compress;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * One global allocation over every layer's error-versus-parameters curve: starting from the dense
+ * model, the step of least added error per parameter saved, over all layers, is taken first.
+ *
+ * <p>Each curve is reduced to its lower convex hull (from the dense point toward fewer parameters);
+ * along a hull the cost per parameter saved rises, so merging all hulls' segments in order of cost
+ * gives one path of models, from dense ({@code step 0}) to every layer at its smallest point
+ * ({@link #steps()}). A parameter target takes the shortest prefix that meets it; a quality target
+ * bisects over the steps. This is the greedy solution of {@code min sum_l e_l^2} subject to
+ * {@code sum_l p_l <= P}, optimal at the hull points (the multiple-choice knapsack relaxation).
+ */
+final class Allocation {
+
+    /** A layer's curve: its dense size and, for each offered rank, the parameters and the squared error. */
+    record Curve(String name, long dense, int[] ranks, long[] parameters, double[] errors) {
+        Curve {
+            if (ranks.length != parameters.length || ranks.length != errors.length) {
+                throw new IllegalArgumentException("curve " + name + ": " + ranks.length + " ranks, "
+                        + parameters.length + " parameter counts, " + errors.length + " errors");
+            }
+        }
+    }
+
+    private record Segment(int curve, int rank, long saved, double cost, int order) {
+    }
+
+    private final List<Curve> curves;
+    private final List<Segment> segments = new ArrayList<>();
+
+    Allocation(List<Curve> curves) {
+        this.curves = List.copyOf(curves);
+        for (int c = 0; c < this.curves.size(); c++) {
+            addHull(c, this.curves.get(c));
+        }
+        segments.sort(Comparator.comparingDouble(Segment::cost).thenComparingInt(Segment::curve)
+                .thenComparingInt(Segment::order));
+    }
+
+    /** The lower convex hull from the dense point (error 0) toward fewer parameters, as segments. */
+    private void addHull(int c, Curve curve) {
+        Integer[] byParams = new Integer[curve.ranks().length];
+        for (int i = 0; i < byParams.length; i++) {
+            byParams[i] = i;
+        }
+        Arrays.sort(byParams, Comparator.comparingLong((Integer i) -> -curve.parameters()[i]));
+        List<Integer> hull = new ArrayList<>(); // indices into the curve; -1 = dense
+        hull.add(-1);
+        for (int i : byParams) {
+            if (curve.parameters()[i] >= curve.dense()) {
+                continue;
+            }
+            while (hull.size() >= 2) {
+                int a = hull.get(hull.size() - 2);
+                int b = hull.get(hull.size() - 1);
+                if (slope(curve, a, b) >= slope(curve, b, i)) {
+                    hull.remove(hull.size() - 1); // b lies above the chord from a to i
+                } else {
+                    break;
+                }
+            }
+            if (hull.size() == 1 || slope(curve, hull.get(hull.size() - 1), i) >= 0) {
+                hull.add(i);
+            }
+        }
+        for (int k = 1; k < hull.size(); k++) {
+            int from = hull.get(k - 1);
+            int to = hull.get(k);
+            segments.add(new Segment(c, curve.ranks()[to], params(curve, from) - params(curve, to),
+                    slope(curve, from, to), k));
+        }
+    }
+
+    private static long params(Curve curve, int i) {
+        return i < 0 ? curve.dense() : curve.parameters()[i];
+    }
+
+    private static double error(Curve curve, int i) {
+        return i < 0 ? 0 : curve.errors()[i];
+    }
+
+    /** Added error per parameter saved from point a to the smaller point b. */
+    private static double slope(Curve curve, int a, int b) {
+        long saved = params(curve, a) - params(curve, b);
+        return saved <= 0 ? Double.MAX_VALUE : (error(curve, b) - error(curve, a)) / saved;
+    }
+
+    List<Curve> curves() {
+        return curves;
+    }
+
+    /** The number of steps from dense to every layer at its smallest hull point. */
+    int steps() {
+        return segments.size();
+    }
+
+    /** Each curve's rank after {@code step} steps (0: dense). */
+    int[] ranksAt(int step) {
+        int[] ranks = new int[curves.size()];
+        for (int s = 0; s < Math.min(step, segments.size()); s++) {
+            ranks[segments.get(s).curve()] = segments.get(s).rank();
+        }
+        return ranks;
+    }
+
+    /** The parameters of all curves together after {@code step} steps. */
+    long parametersAt(int step) {
+        long total = 0;
+        for (Curve c : curves) {
+            total += c.dense();
+        }
+        for (int s = 0; s < Math.min(step, segments.size()); s++) {
+            total -= segments.get(s).saved();
+        }
+        return total;
+    }
+
+    /** The fewest steps after which the curves hold at most {@code parameters}, or {@link #steps()} if none does. */
+    int stepsFor(long parameters) {
+        long total = parametersAt(0);
+        for (int s = 0; s < segments.size(); s++) {
+            if (total <= parameters) {
+                return s;
+            }
+            total -= segments.get(s).saved();
+        }
+        return segments.size();
+    }
+}

@@ -1,0 +1,391 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.FitResult;
+import dev.blockterm.decompose.Initialization;
+import dev.blockterm.decompose.LowRank;
+import dev.blockterm.decompose.TensorTrain;
+import dev.blockterm.decompose.Whitening;
+import dev.blockterm.onnx.ConvLayer;
+import dev.blockterm.onnx.Graphs;
+import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.onnx.StoredWeight;
+import dev.blockterm.onnx.Weights;
+import dev.blockterm.report.LayerReport;
+import dev.blockterm.rewrite.ConvRewriter;
+import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.rewrite.WeightRebuilder;
+import dev.blockterm.tensor.Matrix;
+import dev.blockterm.tensor.Tensorization;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import onnx.Onnx;
+
+/**
+ * The targets that decide from exact low-rank curves ({@link Target#usesCurves()}): every selected
+ * layer is read as a matrix {@code I x J} (a fully connected weight as it is multiplied, a stored
+ * weight as {@code rows x cols}, a convolution kernel as {@code (C_in K) x C_out}), one
+ * eigendecomposition gives its best error at every rank ({@link LowRank}: in the metric of the
+ * layer's output where calibration inputs were captured, else of the weight), and the ranks are
+ * chosen per layer ({@code MaxError}) or by one {@link Allocation} over all curves (whole-model
+ * targets; the quality target bisects it with the model run on held-out inputs).
+ *
+ * <p>The offered ranks are those whose factored form is smaller than the dense weight, which here
+ * also means cheaper to run ({@code 2 r (I + J) < 2 I J} FLOPs per row or output position).
+ */
+final class CurveCompression {
+
+    /** A layer read as a matrix, with the way its factors replace it. */
+    private sealed interface Job permits LinearJob, ConvJob, StoredJob {
+        String name();
+
+        String op();
+
+        String shape();
+
+        int rows();
+
+        int cols();
+
+        int nodeIndex();
+
+        String weightName();
+
+        default long parameters() {
+            return (long) rows() * cols();
+        }
+
+        /** FLOPs per sample (per output position for a convolution; 0 for a weight rebuilt at load). */
+        double flops(int rank);
+
+        Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] factors);
+
+        Compressor.Timed timed();
+    }
+
+    private record LinearJob(LinearLayer layer, long batch) implements Job {
+        public String name() {
+            return layer.name();
+        }
+
+        public String op() {
+            return layer.op();
+        }
+
+        public String shape() {
+            return layer.weightShape();
+        }
+
+        public int rows() {
+            return layer.inputSize();
+        }
+
+        public int cols() {
+            return layer.outputSize();
+        }
+
+        public int nodeIndex() {
+            return layer.nodeIndex();
+        }
+
+        public String weightName() {
+            return layer.weightName();
+        }
+
+        public double flops(int rank) {
+            return rank == 0 ? 2.0 * parameters() : 2.0 * rank * (rows() + cols());
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> LinearRewriter.rewrite(m, layer, plain(layer.inputSize(), layer.outputSize()), train(f), batch);
+        }
+
+        public Compressor.Timed timed() {
+            return new Compressor.Timed(layer, null);
+        }
+    }
+
+    private record ConvJob(ConvLayer layer) implements Job {
+        public String name() {
+            return layer.name();
+        }
+
+        public String op() {
+            return "Conv";
+        }
+
+        public String shape() {
+            return layer.weightShape();
+        }
+
+        public int rows() {
+            return layer.inChannels() * layer.kernelSize();
+        }
+
+        public int cols() {
+            return layer.outChannels();
+        }
+
+        public int nodeIndex() {
+            return layer.nodeIndex();
+        }
+
+        public String weightName() {
+            return layer.weightName();
+        }
+
+        public double flops(int rank) {
+            return rank == 0 ? layer.flopsPerPosition() : ConvRewriter.lowRankFlopsPerPosition(layer, rank);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> ConvRewriter.rewriteLowRank(m, layer, f[0], f[1]);
+        }
+
+        public Compressor.Timed timed() {
+            return new Compressor.Timed(null, layer);
+        }
+    }
+
+    private record StoredJob(StoredWeight weight, int index, int dataType) implements Job {
+        public String name() {
+            return weight.name();
+        }
+
+        public String op() {
+            return weight.label();
+        }
+
+        public String shape() {
+            return weight.shape();
+        }
+
+        public int rows() {
+            return weight.rows();
+        }
+
+        public int cols() {
+            return weight.cols();
+        }
+
+        public int nodeIndex() {
+            return index;
+        }
+
+        public String weightName() {
+            return weight.name();
+        }
+
+        public double flops(int rank) {
+            return 0;
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> WeightRebuilder.rewrite(m, weight, plain(weight.rows(), weight.cols()), train(f), dataType);
+        }
+
+        public Compressor.Timed timed() {
+            return null;
+        }
+    }
+
+    /** A job with its curve and its weight. */
+    private record Fitted(Job job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds) {
+        /** The largest rank whose factored form is smaller than the dense weight. */
+        int maxRank() {
+            long r = (long) job.rows() * job.cols() / ((long) job.rows() + job.cols());
+            if (r * (job.rows() + job.cols()) >= job.parameters()) {
+                r--;
+            }
+            return (int) Math.max(0, Math.min(r, curve.maxRank()));
+        }
+    }
+
+    private final Compressor compressor;
+    private final Target target;
+    private final List<Fitted> fitted;
+    private final List<LayerReport> skipped = new ArrayList<>();
+    private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
+
+    CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
+                     List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration) {
+        this.compressor = compressor;
+        this.target = target;
+        CompressionOptions options = compressor.options();
+        List<Job> jobs = new ArrayList<>();
+        for (LinearLayer l : layers) {
+            add(jobs, new LinearJob(l, options.expectedBatch()), l.skipReason(), 2.0 * l.parameters());
+        }
+        for (ConvLayer c : convs) {
+            add(jobs, new ConvJob(c), c.skipReason(), c.flopsPerPosition());
+        }
+        for (int i = 0; i < stored.size(); i++) {
+            StoredWeight w = stored.get(i);
+            add(jobs, new StoredJob(w, -1 - i, inits.get(w.name()).getDataType()), w.skipReason(), 0);
+        }
+        List<Callable<Fitted>> tasks = new ArrayList<>();
+        for (Job job : jobs) {
+            tasks.add(() -> curve(job, inits.get(job.weightName()), calibration));
+        }
+        this.fitted = Parallel.run(tasks, options.threads());
+    }
+
+    private void add(List<Job> jobs, Job job, String unsupported, double flops) {
+        String skip = compressor.skipReason(job.name(), job.parameters(), unsupported);
+        if (skip == null) {
+            jobs.add(job);
+            return;
+        }
+        LayerReport dense = LayerReport.dense(job.name(), job.op(), job.shape(), job.parameters(), flops, skip,
+                List.of(), 0);
+        skippedOutcomes.add(Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), dense));
+    }
+
+    private Fitted curve(Job job, Onnx.TensorProto tensor, Calibration calibration) {
+        long started = System.nanoTime();
+        compressor.progress().accept("error-versus-rank curve of " + job.name() + " (" + job.shape() + ")");
+        Matrix w;
+        if (job instanceof LinearJob l) {
+            w = new Matrix(job.rows(), job.cols(), Graphs.weightMatrix(l.layer(), tensor));
+        } else if (job instanceof ConvJob c) {
+            w = ConvRewriter.lowRankMatrix(c.layer(), Weights.values(tensor));
+        } else {
+            w = new Matrix(job.rows(), job.cols(), Weights.values(tensor));
+        }
+        Matrix x = calibration == null || !(job instanceof LinearJob) ? null : calibration.inputs(job.name());
+        if (x == null) {
+            return new Fitted(job, w, LowRank.of(w), false, 0, (System.nanoTime() - started) / 1e9);
+        }
+        Matrix gram = Whitening.gram(x);
+        double delta = Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
+        return new Fitted(job, w, LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING), true, delta,
+                (System.nanoTime() - started) / 1e9);
+    }
+
+    /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
+    Allocation allocation() {
+        List<Allocation.Curve> curves = new ArrayList<>();
+        for (Fitted f : fitted) {
+            int max = f.maxRank();
+            int[] ranks = new int[max];
+            long[] params = new long[max];
+            double[] errors = new double[max];
+            for (int r = 1; r <= max; r++) {
+                ranks[r - 1] = r;
+                params[r - 1] = (long) r * (f.job().rows() + f.job().cols());
+                double e = f.curve().relativeError(r);
+                errors[r - 1] = e * e;
+            }
+            curves.add(new Allocation.Curve(f.job().name(), f.job().parameters(), ranks, params, errors));
+        }
+        return new Allocation(curves);
+    }
+
+    /** The dense parameters of the selected layers together. */
+    long selectedParameters() {
+        long p = 0;
+        for (Fitted f : fitted) {
+            p += f.job().parameters();
+        }
+        return p;
+    }
+
+    /** Per layer: the smallest rank whose relative error (in the layer's metric) is at most {@code error}; 0: none. */
+    int[] ranksWithin(double error) {
+        int[] ranks = new int[fitted.size()];
+        for (int i = 0; i < ranks.length; i++) {
+            Fitted f = fitted.get(i);
+            for (int r = 1; r <= f.maxRank(); r++) {
+                if (f.curve().relativeError(r) <= error) {
+                    ranks[i] = r;
+                    break;
+                }
+            }
+        }
+        return ranks;
+    }
+
+    /** The outcome of every layer at these ranks (0: dense), the skipped layers included. */
+    List<Compressor.LayerOutcome> outcomes(int[] ranks, String selection) {
+        List<Compressor.LayerOutcome> out = new ArrayList<>(skippedOutcomes);
+        for (int i = 0; i < fitted.size(); i++) {
+            out.add(outcome(fitted.get(i), ranks[i], selection));
+        }
+        return out;
+    }
+
+    /** The outcomes that replace layers, without reports: for assembling a candidate model quickly. */
+    List<Compressor.LayerOutcome> replacements(int[] ranks) {
+        List<Compressor.LayerOutcome> out = new ArrayList<>();
+        for (int i = 0; i < fitted.size(); i++) {
+            if (ranks[i] > 0) {
+                Job job = fitted.get(i).job();
+                out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null,
+                        job.rewrite(fitted.get(i).curve().factors(ranks[i])), null));
+            }
+        }
+        return out;
+    }
+
+    private Compressor.LayerOutcome outcome(Fitted f, int rank, String selection) {
+        Job job = f.job();
+        boolean rebuilt = job instanceof StoredJob;
+        if (rank == 0) {
+            String reason = f.maxRank() == 0 ? "no rank gives a factored form smaller than the dense weight"
+                    : "kept dense by the target (" + target.describe() + ")";
+            return Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), LayerReport.dense(job.name(),
+                    job.op(), job.shape(), job.parameters(), job.flops(0), reason, List.of(), f.seconds()));
+        }
+        Matrix[] factors = f.curve().factors(rank);
+        Matrix approx = factors[0].times(factors[1]);
+        double diff = 0;
+        double norm = 0;
+        double[] w = f.weight().data();
+        for (int i = 0; i < w.length; i++) {
+            diff += (w[i] - approx.data()[i]) * (w[i] - approx.data()[i]);
+            norm += w[i] * w[i];
+        }
+        double weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
+        double outputError = Double.NaN;
+        if (f.whitened()) {
+            // tail = ||X D||^2 + delta ||D||^2 and total = ||X W||^2 + delta ||W||^2 (D = W - W^)
+            double out = Math.max(0, f.curve().tail(rank) - f.delta() * diff);
+            double total = f.curve().total() - f.delta() * norm;
+            outputError = total <= 0 ? 0 : Math.sqrt(out / total);
+        }
+        TensorTrain model = f.curve().tensorTrain(rank);
+        FitResult<TensorTrain> fit = new FitResult<>(model, new double[] {weightError}, 0, true, weightError,
+                Initialization.GREEDY, f.seconds(), 0);
+        Tensorization tz = job instanceof ConvJob ? null : plain(job.rows(), job.cols());
+        long params = (long) rank * (job.rows() + job.cols());
+        String layout = f.whitened() ? "low-rank whitened" : "low-rank";
+        String tensorization = job instanceof ConvJob c ? convForm(c.layer(), rank) : job.rows() + " x " + job.cols();
+        LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, layout, tensorization, false,
+                1, Integer.toString(rank), job.parameters(), params, weightError, outputError, 0, true, f.seconds(),
+                job.flops(0), job.flops(rank), List.of(), selection, rebuilt, null);
+        return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report,
+                new Compressor.LayerFit(job.name(), tz, fit, outputError), job.rewrite(factors), job.timed());
+    }
+
+    private static String convForm(ConvLayer layer, int rank) {
+        return "k conv " + layer.inChannels() + "->" + rank + ", 1x1 " + rank + "->" + layer.outChannels();
+    }
+
+    static Tensorization plain(int rows, int cols) {
+        return Tensorization.inputWhole(rows, cols, 1);
+    }
+
+    static TensorTrain train(Matrix[] f) {
+        return new TensorTrain(List.of(new dev.blockterm.tensor.Tensor(new int[] {1, f[0].rows(), f[0].cols()},
+                f[0].data()), new dev.blockterm.tensor.Tensor(new int[] {f[1].rows(), f[1].cols(), 1}, f[1].data())));
+    }
+
+    String describeCurves() {
+        long whitened = fitted.stream().filter(Fitted::whitened).count();
+        return String.format(Locale.ROOT, "%d layers' exact low-rank curves (%d in the metric of their outputs on the "
+                + "calibration inputs, %d of their weights)", fitted.size(), whitened, fitted.size() - whitened);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
+import dev.blockterm.runtime.Verification;
+import java.util.List;
+import java.util.Map;
+import onnx.Onnx;
+
+/**
+ * Runs candidate models against the original in ONNX Runtime on fixed inputs: the original's outputs
+ * are computed once, each candidate's compared with them (relative error, cosine, top-1 agreement).
+ */
+final class QualityProbe {
+
+    /** Models larger than this are not run here (the bytes would be copied into the heap per probe). */
+    static final long MAX_BYTES = 1L << 30;
+
+    private final Map<String, NpyArray> feeds;
+    private final Map<String, NpyArray> expected;
+    private final String inputs;
+    private final boolean generated;
+    private final int threads;
+
+    private QualityProbe(Map<String, NpyArray> feeds, Map<String, NpyArray> expected, String inputs, boolean generated,
+                         int threads) {
+        this.feeds = feeds;
+        this.expected = expected;
+        this.inputs = inputs;
+        this.generated = generated;
+        this.threads = threads;
+    }
+
+    /** On these inputs, described as {@code inputs}; null where the model is too large to run here. */
+    static QualityProbe on(Onnx.ModelProto original, Map<String, NpyArray> feeds, String inputs, int threads) {
+        if (ModelFiles.serializedBytes(original) > MAX_BYTES) {
+            return null;
+        }
+        try (ModelRunner runner = new ModelRunner(original.toByteArray(), "the input model", threads)) {
+            return new QualityProbe(Map.copyOf(feeds), runner.run(feeds), inputs, false, threads);
+        }
+    }
+
+    /** On seeded random inputs of {@code rows} rows matching the model's inputs: weak evidence. */
+    static QualityProbe generated(Onnx.ModelProto original, long seed, int rows, int threads) {
+        if (ModelFiles.serializedBytes(original) > MAX_BYTES) {
+            return null;
+        }
+        try (ModelRunner runner = new ModelRunner(original.toByteArray(), "the input model", threads)) {
+            Map<String, NpyArray> feeds = runner.randomInputs(seed, rows);
+            return new QualityProbe(feeds, runner.run(feeds), rows + " rows of generated inputs (seed " + seed + ")",
+                    true, threads);
+        }
+    }
+
+    String inputs() {
+        return inputs;
+    }
+
+    boolean generated() {
+        return generated;
+    }
+
+    /** Every output of the candidate against the original's. */
+    List<Verification.OutputQuality> measure(Onnx.ModelProto candidate) {
+        try (ModelRunner runner = new ModelRunner(candidate.toByteArray(), "the compressed model", threads)) {
+            return Verification.quality(expected, runner.run(feeds));
+        }
+    }
+
+    /** The largest relative error over the candidate's outputs. */
+    double worstError(Onnx.ModelProto candidate) {
+        double worst = 0;
+        for (Verification.OutputQuality q : measure(candidate)) {
+            worst = Math.max(worst, Double.isNaN(q.relativeError()) ? Double.POSITIVE_INFINITY : q.relativeError());
+        }
+        return worst;
+    }
+}

@@ -1,0 +1,140 @@
+package dev.blockterm.compress;
+
+import java.util.Locale;
+
+/**
+ * What the user asks of the compressed model. Per-layer targets decide each layer alone; whole-model
+ * targets spread one total over every selected layer's error-versus-parameters curve
+ * ({@link Allocation}); the quality target searches that allocation with the model run on held-out
+ * inputs ({@link QualitySearch}).
+ */
+public sealed interface Target {
+
+    /**
+     * No target given: the safe default, a quality target resolved by {@link #resolve(boolean)}:
+     * {@link #CALIBRATED_ERROR} on held-out calibration inputs, {@link #GENERATED_ERROR} on generated
+     * ones (which can hide damage, so it is tighter).
+     */
+    record Default() implements Target {
+        @Override
+        public String describe() {
+            return "the default";
+        }
+    }
+
+    /** The default's output error with calibration inputs (measured: see the README's defaults table). */
+    double CALIBRATED_ERROR = 0.05;
+    /** The default's output error on generated inputs. */
+    double GENERATED_ERROR = 0.01;
+
+    /** This target, the default resolved for a run with or without calibration inputs. */
+    default Target resolve(boolean calibrated) {
+        return this instanceof Default ? new MaxOutputError(calibrated ? CALIBRATED_ERROR : GENERATED_ERROR, true) : this;
+    }
+
+    /** Every layer at the configured blocks and ranks (per layer, every layout fitted by ALS). */
+    record Ranks() implements Target {
+        @Override
+        public String describe() {
+            return "the configured blocks and ranks on every layer";
+        }
+    }
+
+    /** Per layer: the least error with at least {@code ratio} times fewer parameters (every layout fitted). */
+    record LayerRatio(double ratio) implements Target {
+        public LayerRatio {
+            requireAbove("layer ratio", ratio, 1);
+        }
+
+        @Override
+        public String describe() {
+            return String.format(Locale.ROOT, "%.4gx fewer parameters in every layer", ratio);
+        }
+    }
+
+    /** Per layer: the fewest parameters with relative weight error at most {@code error}. */
+    record MaxError(double error) implements Target {
+        public MaxError {
+            requireFraction("max error", error);
+        }
+
+        @Override
+        public String describe() {
+            return String.format(Locale.ROOT, "relative weight error at most %.4g in every layer", error);
+        }
+    }
+
+    /** Whole model: the selected layers together get {@code ratio} times fewer parameters. */
+    record Ratio(double ratio) implements Target {
+        public Ratio {
+            requireAbove("ratio", ratio, 1);
+        }
+
+        @Override
+        public String describe() {
+            return String.format(Locale.ROOT, "%.4gx fewer parameters in the selected layers together", ratio);
+        }
+    }
+
+    /** Whole model: at most {@code parameters} initializer elements in the written model. */
+    record Budget(long parameters) implements Target {
+        public Budget {
+            if (parameters < 1) {
+                throw new IllegalArgumentException("budget: expected a positive parameter count, found " + parameters);
+            }
+        }
+
+        @Override
+        public String describe() {
+            return "at most " + parameters + " parameters in the model";
+        }
+    }
+
+    /**
+     * Whole model: the smallest model whose outputs, on inputs held out from the fits, are within
+     * relative error {@code error} of the original's.
+     *
+     * @param chosenByDefault no target was given: this is the safe default, and the report says so
+     */
+    record MaxOutputError(double error, boolean chosenByDefault) implements Target {
+        public MaxOutputError {
+            requireFraction("max output error", error);
+        }
+
+        @Override
+        public String describe() {
+            return String.format(Locale.ROOT, "relative error of the model's outputs at most %.4g%s", error,
+                    chosenByDefault ? " (the default)" : "");
+        }
+    }
+
+    /** The target in words, for the report. */
+    String describe();
+
+    /** Whether the target spreads one total over all layers (rather than deciding each layer alone). */
+    default boolean wholeModel() {
+        return this instanceof Ratio || this instanceof Budget || this instanceof MaxOutputError;
+    }
+
+    /** Whether the target decides each layer from its exact low-rank curve (rather than fitting every layout). */
+    default boolean usesCurves() {
+        return wholeModel() || this instanceof MaxError;
+    }
+
+    /** Whether the user asked for a size (which the latency check then must not undo). */
+    default boolean sizeRequest() {
+        return this instanceof Ranks || this instanceof LayerRatio || this instanceof Ratio || this instanceof Budget;
+    }
+
+    private static void requireAbove(String what, double value, double bound) {
+        if (!(value > bound) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(what + ": expected a number above " + bound + ", found " + value);
+        }
+    }
+
+    private static void requireFraction(String what, double value) {
+        if (!(value > 0 && value < 1)) {
+            throw new IllegalArgumentException(what + ": expected a number between 0 and 1, found " + value);
+        }
+    }
+}

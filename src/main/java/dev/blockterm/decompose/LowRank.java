@@ -1,0 +1,116 @@
+package dev.blockterm.decompose;
+
+import dev.blockterm.tensor.Matrix;
+import dev.blockterm.tensor.Subspace;
+import dev.blockterm.tensor.Tensor;
+import java.util.List;
+
+/**
+ * Every truncation of one weight matrix at once: the best rank-{@code r} approximation
+ * {@code W^ = A B} ({@code A: I x r}, {@code B: r x J}) of {@code W} ({@code I x J}) for every
+ * {@code r}, in the Frobenius norm or, given the Gram matrix {@code C = X^T X} of calibration inputs,
+ * in the metric of the layer's output {@code ||X (W - W^)||_F} (damped: {@code C + delta I}).
+ *
+ * <p>Eckart-Young: with {@code M = S^T W} where {@code C = S S^T} ({@code S = I} without calibration),
+ * the best rank-{@code r} error is {@code sum_{k > r} lambda_k}, the eigenvalues of {@code M^T M}
+ * (equally {@code M M^T}) beyond the r-th, so one eigendecomposition of the smaller Gram matrix gives
+ * the whole error-versus-rank curve (DESIGN.md section 9). Whitened, the optimum is exact for the
+ * output error (SVD-LLM): on the output side ({@code J <= I}), {@code W^ = W V_r V_r^T} with
+ * {@code V} the eigenvectors of {@code W^T C W}, and no factor of {@code C} is needed; on the input
+ * side ({@code I < J}), {@code S = L} (Cholesky), {@code A = L^-T U_r}, {@code B = U_r^T L^T W} with
+ * {@code U} the eigenvectors of {@code L^T W W^T L}. Cost: {@code min(I,J)^3} for the eigenproblem
+ * plus {@code I J min(I,J)} (and {@code I^2 J} with calibration) for the Gram matrices.
+ */
+public final class LowRank {
+
+    private final Matrix weight;
+    private final Whitening whitening; // null: the Frobenius norm; else L^T from C + delta I
+    private final boolean outputSide; // J <= I: eigenvectors on the output side
+    private final Subspace.EigenPairs eigen;
+    private final double total;
+    private final double[] tails; // tails[r] = sum_{k >= r} lambda_k
+
+    private LowRank(Matrix weight, Whitening whitening, Matrix damped) {
+        this.weight = weight;
+        this.whitening = whitening;
+        int rows = weight.rows();
+        int cols = weight.cols();
+        this.outputSide = cols <= rows;
+        Matrix gram;
+        if (outputSide) {
+            Matrix metric = damped == null ? weight : damped.times(weight); // C W, I x J
+            gram = weight.transposeTimes(metric); // W^T C W, J x J
+        } else {
+            Matrix m = whitening == null ? weight : whitening.apply(weight); // L^T W, I x J
+            gram = m.times(m.transpose()); // I x I
+        }
+        this.eigen = Subspace.symmetricEigen(gram);
+        double[] values = eigen.values();
+        this.tails = new double[values.length + 1];
+        for (int k = values.length - 1; k >= 0; k--) {
+            tails[k] = tails[k + 1] + Math.max(values[k], 0);
+        }
+        this.total = tails[0];
+    }
+
+    /** The curve of {@code W} ({@code rows x cols}, row-major) in the Frobenius norm. */
+    public static LowRank of(Matrix weight) {
+        return new LowRank(weight, null, null);
+    }
+
+    /**
+     * The curve in the metric of the output on calibration inputs whose Gram matrix is {@code xtx}
+     * ({@code I x I}), damped by {@code damping} times its mean diagonal.
+     */
+    public static LowRank whitened(Matrix weight, Matrix xtx, double damping) {
+        if (xtx.rows() != weight.rows() || xtx.cols() != weight.rows()) {
+            throw new IllegalArgumentException("calibration Gram matrix: expected " + weight.rows() + "x" + weight.rows()
+                    + " for a " + weight.rows() + "x" + weight.cols() + " weight, found " + xtx.rows() + "x" + xtx.cols());
+        }
+        Matrix damped = Whitening.damped(xtx, damping);
+        boolean outputSide = weight.cols() <= weight.rows();
+        return new LowRank(weight, outputSide ? null : Whitening.ofGram(xtx, damping), outputSide ? damped : null);
+    }
+
+    /** The largest rank, {@code min(I, J)}. */
+    public int maxRank() {
+        return tails.length - 1;
+    }
+
+    /** {@code ||M||_F^2}: the squared norm of the weight in the metric. */
+    public double total() {
+        return total;
+    }
+
+    /** The least squared error of a rank-{@code r} approximation in the metric: {@code sum_{k > r} lambda_k}. */
+    public double tail(int r) {
+        return tails[Math.max(0, Math.min(r, maxRank()))];
+    }
+
+    /** {@code sqrt(tail(r) / total())}: the relative error of the best rank-{@code r} approximation. */
+    public double relativeError(int r) {
+        return total == 0 ? 0 : Math.sqrt(tail(r) / total);
+    }
+
+    /** The factors {@code A} ({@code I x r}) and {@code B} ({@code r x J}) of the best rank-{@code r} approximation. */
+    public Matrix[] factors(int r) {
+        if (r < 1 || r > maxRank()) {
+            throw new IllegalArgumentException("rank: expected 1.." + maxRank() + ", found " + r);
+        }
+        Matrix top = eigen.leading(r);
+        if (outputSide) {
+            return new Matrix[] {weight.times(top), top.transpose()}; // W V_r, V_r^T
+        }
+        if (whitening == null) {
+            return new Matrix[] {top, top.transposeTimes(weight)}; // U_r, U_r^T W
+        }
+        return new Matrix[] {whitening.unapply(top), top.transposeTimes(whitening.apply(weight))};
+    }
+
+    /** The best rank-{@code r} approximation as a two-core tensor train over {@code I x J}. */
+    public TensorTrain tensorTrain(int r) {
+        Matrix[] f = factors(r);
+        return new TensorTrain(List.of(new Tensor(new int[] {1, weight.rows(), r}, f[0].data()),
+                new Tensor(new int[] {r, weight.cols(), 1}, f[1].data())));
+    }
+}
