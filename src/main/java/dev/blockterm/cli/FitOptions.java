@@ -131,11 +131,13 @@ final class FitOptions {
                     + "choose one");
         }
         if (!asked.isEmpty()) {
-            if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !layout.equals("auto")
-                    || !format.equals("bt") || order != 0 || !shapes.isEmpty())) {
+            // the curves are the input-whole layout with one output mode: --layout input-whole says the same
+            boolean lowRank = layout.equals("auto") || layout.equals("input-whole");
+            if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !lowRank || !format.equals("bt")
+                    || order != 0 || !shapes.isEmpty())) {
                 throw new IllegalArgumentException("--blocks, --rank, --layout, --format, --order and --shape apply to "
                         + "--layer-ratio and explicit ranks; " + flag(asked.get(0)) + " chooses each layer's rank on its "
-                        + "exact low-rank curve");
+                        + "exact low-rank curve (the input-whole layout)");
             }
             return asked.get(0);
         }

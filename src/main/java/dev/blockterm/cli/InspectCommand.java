@@ -1,7 +1,10 @@
 package dev.blockterm.cli;
 
 import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.Calibration;
 import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.Target;
+import java.util.List;
 import dev.blockterm.compress.FormatComparison;
 import dev.blockterm.compress.Plans;
 import dev.blockterm.onnx.ModelFiles;
@@ -37,6 +40,10 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
     boolean quiet;
 
+    @Option(names = "--calibration", paramLabel = "[NAME=]FILE.npy", split = ",",
+            description = "calibration inputs, as for compress: the plan is then the one compress makes with them")
+    List<String> calibration;
+
     @Mixin
     FitOptions fit;
 
@@ -59,6 +66,13 @@ final class InspectCommand implements Callable<Integer> {
         if (table != null) {
             out.println(model + ": compressed by blockterm " + version + " with " + used);
             out.print(table);
+        } else if (options.target().usesCurves() || options.target() instanceof Target.Default) {
+            // decided as compress decides (the curves are one eigendecomposition per layer; a quality target runs the model)
+            Calibration data = calibration == null || calibration.isEmpty() ? null
+                    : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
+            Compressor planner = new Compressor(options, quiet ? x -> { } : x -> spec.commandLine().getErr().println(x),
+                    data);
+            out.print(Plans.decided(m, options, planner.plan(m, model.toString())));
         } else {
             out.print(Plans.table(m, options));
         }

@@ -121,6 +121,65 @@ final class Allocation {
         return total;
     }
 
+    /**
+     * The ranks for a parameter target: the shortest prefix of the path that fits, then the
+     * parameters left under the target spent again, one rank increase at a time, where they remove
+     * the most error per parameter (a hull step can jump past points that fit: a full-rank matrix's
+     * hull goes from dense straight to a low rank).
+     */
+    int[] ranksFor(long parameters) {
+        int step = stepsFor(parameters);
+        int[] ranks = ranksAt(step);
+        long left = parameters - parametersAt(step);
+        while (left > 0) {
+            int bestCurve = -1;
+            int bestIndex = -1;
+            double bestGain = 0;
+            for (int c = 0; c < curves.size(); c++) {
+                Curve curve = curves.get(c);
+                int at = indexOf(curve, ranks[c]);
+                if (at < 0) {
+                    continue; // dense
+                }
+                for (int i = 0; i < curve.ranks().length; i++) {
+                    long extra = curve.parameters()[i] - curve.parameters()[at];
+                    double gain = curve.errors()[at] - curve.errors()[i];
+                    if (extra > 0 && extra <= left && gain > 0 && gain / extra > bestGain) {
+                        bestGain = gain / extra;
+                        bestCurve = c;
+                        bestIndex = i;
+                    }
+                }
+            }
+            if (bestCurve < 0) {
+                break;
+            }
+            Curve curve = curves.get(bestCurve);
+            left -= curve.parameters()[bestIndex] - curve.parameters()[indexOf(curve, ranks[bestCurve])];
+            ranks[bestCurve] = curve.ranks()[bestIndex];
+        }
+        return ranks;
+    }
+
+    private static int indexOf(Curve curve, int rank) {
+        for (int i = 0; i < curve.ranks().length; i++) {
+            if (curve.ranks()[i] == rank) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The parameters of all curves together at these ranks (0: dense). */
+    long parametersOf(int[] ranks) {
+        long total = 0;
+        for (int c = 0; c < curves.size(); c++) {
+            int at = indexOf(curves.get(c), ranks[c]);
+            total += at < 0 ? curves.get(c).dense() : curves.get(c).parameters()[at];
+        }
+        return total;
+    }
+
     /** The fewest steps after which the curves hold at most {@code parameters}, or {@link #steps()} if none does. */
     int stepsFor(long parameters) {
         long total = parametersAt(0);

@@ -121,12 +121,18 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         return b;
     }
 
+    /** These blocks and ranks on every layer: explicit ranks become the target unless another was set. */
     public CompressionOptions withRanks(int blocksN, int... newRanks) {
-        return toBuilder().blocks(blocksN).ranks(newRanks).build();
+        return toBuilder().blocks(blocksN).ranks(newRanks).target(explicitUnlessSet()).build();
     }
 
+    /** Explicit ranks in this layout where no target was set (as the command line reads --layout alone). */
     public CompressionOptions withLayout(Layout newLayout) {
-        return toBuilder().layout(newLayout).build();
+        return toBuilder().layout(newLayout).target(explicitUnlessSet()).build();
+    }
+
+    private Target explicitUnlessSet() {
+        return target instanceof Target.Default ? new Target.Ranks() : target;
     }
 
     public CompressionOptions withMinParams(long newMinParams) {
@@ -141,8 +147,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         return toBuilder().force(newForce).build();
     }
 
+    /** Explicit ranks in this format where no target was set (as the command line reads --format alone). */
     public CompressionOptions withFormat(Format newFormat) {
-        return toBuilder().format(newFormat).build();
+        return toBuilder().format(newFormat).target(explicitUnlessSet()).build();
     }
 
     public CompressionOptions withTarget(Target newTarget) {

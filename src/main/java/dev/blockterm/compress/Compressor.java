@@ -99,8 +99,25 @@ public final class Compressor {
         this.calibration = calibration;
     }
 
-    public Result compress(Onnx.ModelProto input, String modelName) {
-        long started = System.nanoTime();
+    /**
+     * What every layer gets, decided (and fitted) exactly as {@link #compress} decides, without
+     * writing a model: the source of {@code inspect}'s plan, so that it shows what {@code compress} does.
+     *
+     * @param model      the input with constants lifted: the model the outcomes index
+     * @param target     the target, the default resolved
+     * @param searched   how the whole-model decision was reached, in words (null for per-layer targets)
+     * @param probe      the inputs the written model is measured on, or null where it cannot be run
+     */
+    record Plan(Onnx.ModelProto model, List<LayerOutcome> outcomes, Target target, String searched, QualityProbe probe,
+                Map<String, Onnx.TensorProto> inits, List<String> inSubgraphs) {
+    }
+
+    /** The layers' reports as {@link #compress} would give them (fitting included, no latency, no model written). */
+    public List<LayerReport> plan(Onnx.ModelProto input, String modelName) {
+        return decideAll(input, modelName).outcomes().stream().map(LayerOutcome::report).toList();
+    }
+
+    Plan decideAll(Onnx.ModelProto input, String modelName) {
         Onnx.ModelProto model = Graphs.liftConstants(input); // weights in Constant nodes become initializers
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
         List<ConvLayer> convs = Graphs.convLayers(model.getGraph());
@@ -135,14 +152,34 @@ public final class Compressor {
                 fitting.capture(model, calibrated);
             }
             CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting);
+            if (options.minSpeedup() > 0) {
+                Map<String, long[]> shapes = new HashMap<>();
+                curves.limitBySpeed(options.minSpeedup(), o -> new Rewritten("", model, o.nodeIndex(),
+                        () -> inputShape(model, o.timed(), shapes), o.rewrite().apply(model))
+                        .time(options.expectedBatch(), LatencyCheck.THREADS));
+            }
             Decision decision = decide(curves, target, model, probe);
-            outcomes = curves.outcomes(decision.ranks(), decision.selection());
+            // the decision is the model's, said once under the table, not on every row
+            outcomes = curves.outcomes(decision.ranks(), target instanceof Target.MaxError ? decision.selection() : null);
             searched = decision.selection();
         } else {
             outcomes = fitEachLayer(model, layers, convs, stored, inits, fitting);
         }
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
+        return new Plan(model, outcomes, target, searched, probe, inits, inSubgraphs);
+    }
+
+    public Result compress(Onnx.ModelProto input, String modelName) {
+        long started = System.nanoTime();
+        Plan plan = decideAll(input, modelName);
+        Onnx.ModelProto model = plan.model();
+        Map<String, Onnx.TensorProto> inits = plan.inits();
+        Target target = plan.target();
+        String searched = plan.searched();
+        QualityProbe probe = plan.probe();
+        List<String> inSubgraphs = plan.inSubgraphs();
+        List<LayerOutcome> outcomes = plan.outcomes();
 
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
         Set<String> replacedWeights = new HashSet<>();
@@ -180,11 +217,11 @@ public final class Compressor {
                     List.of(), 0));
         }
         Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
-        ModelQuality quality = null;
+        String goal = target.describe() + (searched == null ? "" : "; " + searched);
+        ModelQuality quality = new ModelQuality("nothing: the models could not be run here", false, List.of(), goal);
         if (probe != null) {
             progress.accept("running the original and the compressed model on " + probe.inputs());
-            quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out),
-                    target.describe() + (searched == null ? "" : "; " + searched));
+            quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out), goal);
         }
         CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0, quality);
@@ -247,13 +284,13 @@ public final class Compressor {
     }
 
     private static Decision atSize(Allocation allocation, long want, CurveCompression curves, String what) {
-        int step = allocation.stepsFor(want);
-        long got = allocation.parametersAt(step);
+        int[] ranks = allocation.ranksFor(want);
+        long got = allocation.parametersOf(ranks);
         String note = String.format(Locale.ROOT, "one allocation over %s by least added error per parameter saved; "
                 + "the selected layers come to %d parameters (%.2fx)%s", curves.describeCurves(), got,
                 (double) curves.selectedParameters() / Math.max(1, got), got > want ? " (" + what
                         + " is not reachable: every layer is at its smallest factored form)" : "");
-        return new Decision(allocation.ranksAt(step), note);
+        return new Decision(ranks, note);
     }
 
     /** The model with these layers replaced (no report, no provenance): a candidate to measure. */

@@ -193,20 +193,29 @@ final class CurveCompression {
     }
 
     /** A job with its curve and its weight. */
-    private record Fitted(Job job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds) {
-        /** The largest rank whose factored form is smaller than the dense weight. */
+    private record Fitted(Job job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
+                          int speedCap) {
+        /** The largest rank whose factored form is smaller than the dense weight (and fast enough, where asked). */
         int maxRank() {
+            return Math.min(speedCap, smallerThanDense());
+        }
+
+        int smallerThanDense() {
             long r = (long) job.rows() * job.cols() / ((long) job.rows() + job.cols());
             if (r * (job.rows() + job.cols()) >= job.parameters()) {
                 r--;
             }
             return (int) Math.max(0, Math.min(r, curve.maxRank()));
         }
+
+        Fitted capped(int rank) {
+            return new Fitted(job, weight, curve, whitened, delta, seconds, rank);
+        }
     }
 
     private final Compressor compressor;
     private final Target target;
-    private final List<Fitted> fitted;
+    private List<Fitted> fitted;
     private final List<LayerReport> skipped = new ArrayList<>();
     private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
 
@@ -257,12 +266,47 @@ final class CurveCompression {
         }
         Matrix x = calibration == null || !(job instanceof LinearJob) ? null : calibration.inputs(job.name());
         if (x == null) {
-            return new Fitted(job, w, LowRank.of(w), false, 0, (System.nanoTime() - started) / 1e9);
+            return new Fitted(job, w, LowRank.of(w), false, 0, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE);
         }
         Matrix gram = Whitening.gram(x);
         double delta = Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
         return new Fitted(job, w, LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING), true, delta,
-                (System.nanoTime() - started) / 1e9);
+                (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Speed as a constraint before the choice: each layer that runs factored offers only the ranks at
+     * which {@code timer} finds it at least {@code minSpeedup} times faster than dense (bisection over
+     * the rank: a higher rank is never faster). Weights rebuilt at load are not timed.
+     */
+    void limitBySpeed(double minSpeedup, Function<Compressor.LayerOutcome, dev.blockterm.report.LayerLatency> timer) {
+        List<Fitted> limited = new ArrayList<>();
+        for (Fitted f : fitted) {
+            Job job = f.job();
+            if (job.timed() == null || f.maxRank() == 0) {
+                limited.add(f);
+                continue;
+            }
+            compressor.progress().accept("timing " + job.name() + " factored at several ranks against dense");
+            int good = 0;
+            int bad = f.maxRank() + 1;
+            while (bad - good > 1) {
+                int mid = good + (bad - good) / 2;
+                dev.blockterm.report.LayerLatency t = timer.apply(new Compressor.LayerOutcome(job.nodeIndex(),
+                        job.weightName(), null, null, job.rewrite(f.curve().factors(mid)), job.timed()));
+                if (t == null) {
+                    good = bad - 1; // cannot be timed alone: not limited
+                    break;
+                }
+                if (t.denseMillis() >= minSpeedup * t.factoredMillis()) {
+                    good = mid;
+                } else {
+                    bad = mid;
+                }
+            }
+            limited.add(f.capped(good));
+        }
+        fitted = limited;
     }
 
     /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
@@ -334,7 +378,8 @@ final class CurveCompression {
         Job job = f.job();
         boolean rebuilt = job instanceof StoredJob;
         if (rank == 0) {
-            String reason = f.maxRank() == 0 ? "no rank gives a factored form smaller than the dense weight"
+            String reason = f.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"
+                    : f.maxRank() == 0 ? "no rank runs fast enough factored (the minimum speed-up)"
                     : "kept dense by the target (" + target.describe() + ")";
             return Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), LayerReport.dense(job.name(),
                     job.op(), job.shape(), job.parameters(), job.flops(0), reason, List.of(), f.seconds()));

@@ -40,9 +40,8 @@ public final class LatencyCheck {
             return null;
         }
         String x = model.getGraph().getNode(nodeIndex).getInput(0);
-        double d = Latency.medianMillis(pair[0], x, shape, threads, WARMUP, RUNS);
-        double f = Latency.medianMillis(pair[1], x, shape, threads, WARMUP, RUNS);
-        return new LayerLatency(batch, threads, d, f);
+        double[] millis = Latency.pairedMedianMillis(pair[0], pair[1], x, shape, threads, WARMUP, RUNS);
+        return new LayerLatency(batch, threads, millis[0], millis[1]);
     }
 
     /**

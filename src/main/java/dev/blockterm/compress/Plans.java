@@ -1,5 +1,8 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.report.CompressionReport;
+import dev.blockterm.report.LayerReport;
+
 import dev.blockterm.decompose.Format;
 import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
@@ -14,6 +17,22 @@ import onnx.Onnx;
 public final class Plans {
 
     private Plans() {
+    }
+
+    /** The plan that {@link Compressor#plan} decided: each layer's row as compress reports it, and the totals. */
+    public static String decided(Onnx.ModelProto model, CompressionOptions options, List<LayerReport> layers) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "plan for %s (what compress does with these options; opset %d)%n",
+                options.target().resolve(false) instanceof Target.MaxOutputError e && e.chosenByDefault()
+                        ? "the default target" : options.target().describe(), Graphs.opset(model)));
+        CompressionReport report = new CompressionReport("", Compressor.VERSION, options.describe(), layers, 0, 0, 0, 0,
+                0, null);
+        sb.append(report.rows());
+        long before = layers.stream().mapToLong(LayerReport::paramsBefore).sum();
+        long after = layers.stream().mapToLong(LayerReport::paramsAfter).sum();
+        sb.append(String.format(Locale.ROOT, "layers: parameters %d -> %d (%.2fx)%n", before, after,
+                after == 0 ? 0.0 : (double) before / after));
+        return sb.toString();
     }
 
     public static String table(Onnx.ModelProto model, CompressionOptions options) {

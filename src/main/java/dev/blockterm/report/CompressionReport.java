@@ -39,6 +39,29 @@ public record CompressionReport(String model, String version, String options, Li
 
     /** The per-layer table and totals, as printed on stdout. */
     public String table() {
+        StringBuilder sb = new StringBuilder(rows());
+        sb.append(String.format(Locale.ROOT, "compressed %d of %d layers; parameters %d -> %d (%.2fx); file %s -> %s; %.1f s%n",
+                compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
+                modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
+                bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
+        if (quality != null) {
+            sb.append(quality.text());
+        }
+        sb.append("(rel.err: of the weight; out.err: of the layer's output on the calibration inputs; sweeps ending in +"
+                + " stopped at the sweep limit before reaching the tolerance");
+        if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {
+            sb.append("; Conv FLOPs are per output position");
+        }
+        if (layers.stream().anyMatch(LayerReport::rebuilt)) {
+            sb.append("; 'rebuilt at load': stored factored, the dense weight rebuilt by a constant subgraph,"
+                    + " so the file shrinks and the compute does not");
+        }
+        sb.append(")\n");
+        return sb.toString();
+    }
+
+    /** The header and one row per layer (with its indented notes). */
+    public String rows() {
         StringBuilder sb = new StringBuilder();
         String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %8s %6s %7s %21s",
                 "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err", "out.err",
@@ -69,23 +92,6 @@ public record CompressionReport(String model, String version, String options, Li
                         a.note() == null || a.note().isEmpty() ? "" : "  " + a.note()));
             }
         }
-        sb.append(String.format(Locale.ROOT, "compressed %d of %d layers; parameters %d -> %d (%.2fx); file %s -> %s; %.1f s%n",
-                compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
-                modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
-                bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
-        if (quality != null) {
-            sb.append(quality.text());
-        }
-        sb.append("(rel.err: of the weight; out.err: of the layer's output on the calibration inputs; sweeps ending in +"
-                + " stopped at the sweep limit before reaching the tolerance");
-        if (layers.stream().anyMatch(l -> l.op().equals("Conv"))) {
-            sb.append("; Conv FLOPs are per output position");
-        }
-        if (layers.stream().anyMatch(LayerReport::rebuilt)) {
-            sb.append("; 'rebuilt at load': stored factored, the dense weight rebuilt by a constant subgraph,"
-                    + " so the file shrinks and the compute does not");
-        }
-        sb.append(")\n");
         return sb.toString();
     }
 

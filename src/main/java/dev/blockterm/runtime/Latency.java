@@ -16,6 +16,47 @@ public final class Latency {
     }
 
     /**
+     * Median milliseconds of one run of each of two models on the same random input, the runs
+     * interleaved (a, b, a, b, ...) so that a machine busy with something else slows both alike and
+     * does not flip which is faster from one call to the next.
+     */
+    public static double[] pairedMedianMillis(byte[] a, byte[] b, String input, long[] shape, int threads, int warmup,
+                                              int runs) {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (p, q) -> p * q))];
+        Random random = new Random(3);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(threads);
+            try (OrtSession first = env.createSession(a, options); OrtSession second = env.createSession(b, options);
+                 OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
+                Map<String, OnnxTensor> feeds = Map.of(input, t);
+                for (int i = 0; i < warmup; i++) {
+                    first.run(feeds).close();
+                    second.run(feeds).close();
+                }
+                double[] ta = new double[runs];
+                double[] tb = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    long started = System.nanoTime();
+                    first.run(feeds).close();
+                    long middle = System.nanoTime();
+                    second.run(feeds).close();
+                    ta[i] = (middle - started) / 1e6;
+                    tb[i] = (System.nanoTime() - middle) / 1e6;
+                }
+                Arrays.sort(ta);
+                Arrays.sort(tb);
+                return new double[] {ta[runs / 2], tb[runs / 2]};
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime could not time a layer: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Median milliseconds of one run of {@code model} (serialized ONNX) on a random input of
      * {@code shape}, after {@code warmup} runs, with {@code threads} intra-op threads.
      */

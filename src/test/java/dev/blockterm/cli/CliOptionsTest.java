@@ -77,23 +77,31 @@ class CliOptionsTest {
     }
 
     @Test
-    void ratioAndMaxErrorChooseTheSettingPerLayer() {
+    void layerRatioAndMaxErrorChooseTheSettingPerLayer() {
         for (String format : new String[] {"bt", "tt"}) {
-            CliRun ratio = compress("r-" + format + ".onnx", "--ratio", "8", "--format", format, "--max-sweeps", "20",
+            CliRun ratio = compress("r-" + format + ".onnx", "--layer-ratio", "8", "--format", format, "--max-sweeps", "20",
                     "--report", dir.resolve("r.json").toString());
             for (dev.blockterm.report.LayerReport l : layers(ratio)) {
                 assertTrue(!l.compressed() || l.ratio() >= 8, format + " " + l.name() + " at " + l.ratio() + "x");
             }
-            assertTrue(ratio.out().contains("chosen by --ratio 8"), ratio.out());
+            assertTrue(ratio.out().contains("chosen by --layer-ratio 8"), ratio.out());
         }
         CliRun error = compress("e.onnx", "--max-error", "0.3", "--max-sweeps", "20");
-        assertTrue(error.out().contains("chosen by --max-error 0.3"), error.out());
+        assertTrue(error.out().contains("relative error <= 0.3"), error.out());
         for (dev.blockterm.report.LayerReport l : layers(error)) {
             assertTrue(!l.compressed() || l.relativeError() <= 0.3, l.name() + " error " + l.relativeError());
         }
         CliRun both = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--max-error", "0.1");
         assertEquals(1, both.code());
         assertTrue(both.err().contains("choose one"), both.err());
+        for (String flag : new String[] {"--ratio", "--max-error", "--budget", "--max-output-error", "--layer-ratio"}) {
+            CliRun zero = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), flag, "0");
+            assertEquals(1, zero.code(), flag + " 0 is refused, not read as absent");
+            assertTrue(zero.err().contains(flag) || zero.err().contains(flag.substring(2).replace('-', ' ')), zero.err());
+        }
+        CliRun mixed = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--rank", "8");
+        assertEquals(1, mixed.code());
+        assertTrue(mixed.err().contains("apply to --layer-ratio and explicit ranks"), mixed.err());
         CliRun cp = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--format", "cp", "--rank", "4,4");
         assertEquals(1, cp.code());
         assertTrue(cp.err().contains("the CP rank is one number"), cp.err());
@@ -119,27 +127,57 @@ class CliOptionsTest {
 
     @Test
     void inspectListsWhatCompressWouldDo() {
-        CliRun run = CliRun.of("inspect", MLP);
+        CliRun run = CliRun.of("inspect", MLP, "--blocks", "4");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("3 candidate layer(s); opset 13"), run.out());
         assertTrue(run.out().matches("(?s).*bt merged\\s+8\\*8 x 8\\*8 x 8\\*8.*"), run.out());
         assertTrue(run.out().matches("(?s).*bt input-whole\\s+512 x 512 .*"), run.out());
     }
 
+    /** inspect's plan is compress's decision: the same rank and parameter count for every layer. */
+    @Test
+    void inspectShowsWhatCompressDoes() {
+        for (List<String> target : List.of(List.<String>of(), List.of("--ratio", "4"), List.of("--max-output-error", "0.05",
+                "--calibration", "testdata/digits_calib_x.npy"))) {
+            List<String> inspectArgs = new java.util.ArrayList<>(List.of("inspect", MLP, "-q"));
+            inspectArgs.addAll(target);
+            CliRun inspect = CliRun.of(inspectArgs.toArray(String[]::new));
+            assertEquals(0, inspect.code(), inspect.err());
+            CliRun run = compress("i.onnx", target.toArray(String[]::new));
+            int compared = 0;
+            for (String name : List.of("/0/Gemm", "/2/Gemm", "/4/Gemm")) {
+                String planned = inspect.out().lines().filter(l -> l.startsWith(name + " ")).findFirst().orElseThrow();
+                String done = run.out().lines().filter(l -> l.startsWith(name + " ")).findFirst().orElseThrow();
+                // every column but the seconds
+                String[] p = planned.trim().split("\\s+");
+                String[] d = done.trim().split("\\s+");
+                assertEquals(p.length, d.length, planned + "\n" + done);
+                for (int i = 0; i < p.length; i++) {
+                    if (!p[i].matches("\\d+\\.\\d\\d") || i < p.length - 4) {
+                        assertEquals(p[i], d[i], target + ": column " + i + "\n" + planned + "\n" + done);
+                    }
+                }
+                compared++;
+            }
+            assertEquals(3, compared);
+        }
+    }
+
     @Test
     void budgetSpreadsAWholeModelTargetOverTheLayers() {
-        CliRun run = compress("b.onnx", "--budget", "60000", "--max-sweeps", "5", "--report", dir.resolve("b.json").toString());
-        assertTrue(run.out().contains("chosen by --budget 60000"), run.out());
+        CliRun run = compress("b.onnx", "--budget", "60000", "--report", dir.resolve("b.json").toString());
+        assertTrue(run.out().contains("at most 60000 parameters in the model; one allocation over"), run.out());
         long total = dev.blockterm.compress.Compressor.parameters(ModelFiles.read(dir.resolve("b.onnx")));
         assertTrue(total <= 60000, "model parameters " + total);
         assertTrue(run.out().contains("-> " + total + " ("), run.out());
-        CliRun tiny = compress("t.onnx", "--budget", "100", "--max-sweeps", "2", "--format", "tt");
-        assertTrue(tiny.out().contains("the budget is not reachable"), tiny.out());
+        CliRun tiny = CliRun.of("compress", MLP, "-o", dir.resolve("t.onnx").toString(), "--budget", "100");
+        assertEquals(1, tiny.code());
+        assertTrue(tiny.err().contains("is not reachable"), tiny.err());
     }
 
     @Test
     void calibrationReportsOutputErrorsAndSequentialNeedsIt() {
-        CliRun run = compress("c.onnx", "--calibration", "testdata/digits_calib_x.npy", "--ratio", "4", "--sequential",
+        CliRun run = compress("c.onnx", "--calibration", "testdata/digits_calib_x.npy", "--layer-ratio", "4", "--sequential",
                 "--max-sweeps", "5");
         String row = run.out().lines().filter(l -> l.startsWith("/2/Gemm")).findFirst().orElseThrow();
         String[] cells = row.trim().split("\\s+");
@@ -190,7 +228,8 @@ class CliOptionsTest {
                 List.of(Weights.tensor("w", new long[] {64, 64}, TinyModels.gaussian(64 * 64, 5), Weights.FLOAT)));
         Path in = dir.resolve("shared.onnx");
         ModelFiles.write(model, in, null);
-        CliRun run = CliRun.of("compress", in.toString(), "-o", dir.resolve("out.onnx").toString(), "-q", "--min-params", "0");
+        CliRun run = CliRun.of("compress", in.toString(), "-o", dir.resolve("out.onnx").toString(), "-q", "--min-params", "0",
+                "--rank", "8");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("weight 'w' is shared by 2 uses; left dense"), run.out());
     }

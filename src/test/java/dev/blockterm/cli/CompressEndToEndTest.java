@@ -40,7 +40,7 @@ public class CompressEndToEndTest {
         Path out = dir.resolve("mlp.bt.onnx");
         Path json = dir.resolve("report.json");
         CliRun run = CliRun.of("compress", MLP.toString(), "-o", out.toString(), "--report", json.toString(), "-q",
-                "--no-latency-check");
+                "--no-latency-check", "--blocks", "4");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("compressed 2 of 3 layers"), run.out());
         assertTrue(Files.readString(json).contains("\"relativeError\""));
@@ -80,7 +80,8 @@ public class CompressEndToEndTest {
     @Test
     void compressesTheBundledCnnThroughTheCli() {
         Path out = dir.resolve("cnn.bt.onnx");
-        CliRun run = CliRun.of("compress", "models/digits_cnn.onnx", "-o", out.toString(), "-q", "--no-latency-check");
+        CliRun run = CliRun.of("compress", "models/digits_cnn.onnx", "-o", out.toString(), "-q", "--no-latency-check",
+                "--blocks", "4");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("/2/Conv") && run.out().contains("conv        64 x 32 x 3*3"), run.out());
         assertChecked(out);
@@ -154,7 +155,7 @@ public class CompressEndToEndTest {
     void fullRanksReproduceTheOriginalOutputs() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
         // one block at full matrix rank 64 of the 64x512 layer: the plain-matrix layout (input-whole, one output mode)
-        CompressionOptions options = CompressionOptions.builder().blocks(1).ranks(64).order(2).layout(Layout.INPUT_WHOLE)
+        CompressionOptions options = CompressionOptions.builder().target(new Target.Ranks()).blocks(1).ranks(64).order(2).layout(Layout.INPUT_WHOLE)
                 .layers(java.util.regex.Pattern.compile("^/0/Gemm$")).minParams(0).sweeps(5, 1e-9).force(true).build();
         Path out = dir.resolve("full.onnx");
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "mlp");
@@ -178,7 +179,7 @@ public class CompressEndToEndTest {
                 ModelFiles.write(model, in, null);
                 // the rank is capped per mode to the full size by choosing it from the tensorization
                 int[] full = fullRanks(model, layout, order);
-                CompressionOptions options = CompressionOptions.builder().blocks(1).ranks(full).order(order).layout(layout)
+                CompressionOptions options = CompressionOptions.builder().target(new Target.Ranks()).blocks(1).ranks(full).order(order).layout(layout)
                         .minParams(0).sweeps(3, 1e-9).force(true).build();
                 Compressor.Result result = new Compressor(options, m -> { }).compress(model, "tiny");
                 ModelFiles.write(result.model(), out, in);

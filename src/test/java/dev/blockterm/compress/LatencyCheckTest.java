@@ -50,34 +50,36 @@ class LatencyCheckTest {
         }
     }
 
-    /** Whatever the timings, a layer left compressed ran faster factored and a layer the check kept dense did not. */
+    /**
+     * The timings are reported and never undo the choice; a minimum speed-up is a constraint before
+     * it: one that no factored form can reach keeps every timed layer dense, saying why, whatever
+     * this machine's timings are.
+     */
     @Test
-    void compressedLayersRanFasterAndTheOthersSayWhy() throws IOException {
+    void timingsAreReportedAndAMinimumSpeedupConstrainsTheChoice() throws IOException {
         Onnx.ModelProto mlp = ModelFiles.read(Path.of("models/digits_mlp.onnx"));
         for (long batch : new long[] {1, 32}) {
-            CompressionOptions options = CompressionOptions.builder().expectedBatch(batch).build();
+            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(4)).expectedBatch(batch).build();
             Compressor.Result result = new Compressor(options, m -> { }).compress(mlp, "mlp");
             int timed = 0;
             for (LayerReport l : result.report().layers()) {
-                if (l.latency() == null) {
-                    continue;
-                }
-                timed++;
-                assertEquals(batch, l.latency().batch());
-                if (l.compressed()) {
-                    assertTrue(l.latency().factoredMillis() < l.latency().denseMillis(), l.name() + ": " + l.latency());
-                } else {
-                    assertTrue(l.latency().factoredSlower(), l.name() + ": " + l.latency());
-                    assertTrue(l.reason().startsWith("factored runs no faster"), l.reason());
+                if (l.latency() != null) {
+                    timed++;
+                    assertEquals(batch, l.latency().batch());
+                    assertTrue(l.compressed());
                 }
             }
-            assertEquals(2, timed, "the MLP's two hidden layers have factored candidates: " + result.report());
+            assertTrue(timed >= 2, "the MLP's compressed layers are timed: " + result.report().table());
         }
-        CompressionOptions off = CompressionOptions.builder().latencyCheck(false).build();
+        CompressionOptions impossible = CompressionOptions.builder().target(new Target.Ratio(1.5)).minSpeedup(1e5).build();
+        Compressor.Result slow = new Compressor(impossible, m -> { }).compress(mlp, "mlp");
+        for (LayerReport l : slow.report().layers()) {
+            assertFalse(l.compressed(), l.name() + "\n" + slow.report().table());
+        }
+        assertTrue(slow.report().table().contains("no rank runs fast enough factored"), slow.report().table());
+        CompressionOptions off = CompressionOptions.builder().target(new Target.Ratio(4)).latencyCheck(false).build();
         Compressor.Result unchecked = new Compressor(off, m -> { }).compress(mlp, "mlp");
         assertTrue(unchecked.report().layers().stream().allMatch(l -> l.latency() == null));
-        assertFalse(unchecked.report().layers().stream().anyMatch(l -> l.reason() != null
-                && l.reason().startsWith("factored runs no faster")));
     }
 
     private static NpyArray random(long[] shape) {

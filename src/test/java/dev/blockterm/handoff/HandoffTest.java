@@ -49,7 +49,7 @@ class HandoffTest {
         compressed = shared.resolve("mlp.bt.onnx");
         factors = shared.resolve("mlp.safetensors");
         // merged layout at 30x, as in the fine-tuning experiment: two layers factored, the classifier dense
-        CliRun run = CliRun.of("compress", MLP.toString(), "-o", compressed.toString(), "--no-latency-check", "--layout", "merged", "--ratio", "30",
+        CliRun run = CliRun.of("compress", MLP.toString(), "-o", compressed.toString(), "--no-latency-check", "--layout", "merged", "--layer-ratio", "30",
                 "--force", "--factors", factors.toString(), "-q");
         assertEquals(0, run.code(), run.err());
     }

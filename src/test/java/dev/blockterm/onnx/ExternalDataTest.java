@@ -1,5 +1,6 @@
 package dev.blockterm.onnx;
 
+import dev.blockterm.compress.Target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,7 +47,7 @@ class ExternalDataTest {
         Onnx.ModelProto loaded = ModelFiles.read(external);
         assertEquals(Graphs.initializers(inline.getGraph()).get("2.weight").getRawData(),
                 Graphs.initializers(loaded.getGraph()).get("2.weight").getRawData());
-        CompressionOptions options = CompressionOptions.builder().sweeps(5, 1e-5).latencyCheck(false).build();
+        CompressionOptions options = CompressionOptions.builder().target(new Target.Ranks()).sweeps(5, 1e-5).latencyCheck(false).build();
         Compressor.Result a = new Compressor(options, m -> { }).compress(inline, "inline");
         Compressor.Result b = new Compressor(options, m -> { }).compress(loaded, "external");
         assertEquals(Graphs.initializers(a.model().getGraph()).get("/2/Gemm.bt.core").getRawData(),

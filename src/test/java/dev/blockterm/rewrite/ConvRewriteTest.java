@@ -42,7 +42,7 @@ class ConvRewriteTest {
     }
 
     private static CompressionOptions options(int blocks, int rank) {
-        return CompressionOptions.builder().blocks(blocks).ranks(rank).minParams(0).sweeps(30, 1e-9).force(true).build();
+        return CompressionOptions.builder().target(new Target.Ranks()).blocks(blocks).ranks(rank).minParams(0).sweeps(30, 1e-9).force(true).build();
     }
 
     private static double[] run(Path model, Map<String, NpyArray> feeds) {
@@ -70,6 +70,38 @@ class ConvRewriteTest {
             ModelFiles.write(result.model(), out, in);
             Map<String, NpyArray> feeds = feeds(in);
             assertEquals(0, relative(run(in, feeds), run(out, feeds)), 1e-5, c.name());
+        }
+    }
+
+    /** Channel low rank (k conv C_in -> r, then 1x1 r -> C_out) computes the kernel its factors give. */
+    @Test
+    void channelLowRankComputesItsReconstructedKernel() {
+        for (Case c : cases()) {
+            Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+            Path in = dir.resolve("in.onnx");
+            Path out = dir.resolve("out.onnx");
+            ModelFiles.write(model, in, null);
+            CompressionOptions ratio = CompressionOptions.builder().target(new Target.Ratio(2)).minParams(0)
+                    .latencyCheck(false).build();
+            Compressor.Result result = new Compressor(ratio, m -> { }).compress(model, c.name());
+            assertTrue(result.report().layers().get(0).compressed(), c.name() + "\n" + result.report().table());
+            ModelFiles.write(result.model(), out, in);
+            // M = (C_in K) x C_out from the factors; the kernel is its transpose, C_out x (C_in K)
+            double[] m = result.fits().get("conv").fit().model().reconstruct().data();
+            int rows = m.length / c.cOut();
+            double[] kernel = new double[m.length];
+            for (int i = 0; i < rows; i++) {
+                for (int o = 0; o < c.cOut(); o++) {
+                    kernel[o * rows + i] = m[i * c.cOut() + o];
+                }
+            }
+            Path reference = dir.resolve("reference.onnx");
+            ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, c.name());
+            Onnx.ModelProto written = ModelFiles.read(out);
+            assertEquals(2, written.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv")).count());
+            assertTrue(result.report().layers().get(0).paramsAfter() * 2 <= result.report().layers().get(0).paramsBefore());
         }
     }
 

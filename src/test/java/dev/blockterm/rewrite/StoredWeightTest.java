@@ -61,7 +61,7 @@ class StoredWeightTest {
         Path in = dir.resolve("embed.onnx");
         Path out = dir.resolve("embed.bt.onnx");
         ModelFiles.write(model, in, null);
-        CompressionOptions options = CompressionOptions.defaults().withWeights(Pattern.compile("^table$")).withMinParams(0)
+        CompressionOptions options = CompressionOptions.defaults().withTarget(new Target.Ranks()).withWeights(Pattern.compile("^table$")).withMinParams(0)
                 .withLatencyCheck(false);
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "embed");
         LayerReport row = result.report().layers().get(0);
@@ -80,7 +80,7 @@ class StoredWeightTest {
     void theLstmRecurrentWeightIsRebuiltAtLoadAndComputesTheReconstruction() {
         Path lstm = Path.of("models/digits_lstm.onnx");
         Onnx.ModelProto model = ModelFiles.read(lstm);
-        Compressor.Result result = new Compressor(CompressionOptions.defaults().withLatencyCheck(false), m -> { })
+        Compressor.Result result = new Compressor(CompressionOptions.defaults().withTarget(new Target.Ranks()).withLatencyCheck(false), m -> { })
                 .compress(model, "lstm");
         Path out = dir.resolve("lstm.bt.onnx");
         ModelFiles.write(result.model(), out, lstm);
@@ -173,7 +173,7 @@ class StoredWeightTest {
         Path in = dir.resolve("branch.onnx");
         Path out = dir.resolve("branch.bt.onnx");
         ModelFiles.write(model, in, null);
-        CompressionOptions options = CompressionOptions.defaults().withMinParams(0).withForce(true);
+        CompressionOptions options = CompressionOptions.defaults().withTarget(new Target.Ranks()).withMinParams(0).withForce(true);
         Compressor.Result result = new Compressor(options, m -> { }).compress(model, "branch");
         String table = result.report().table();
         assertTrue(result.report().layers().stream().anyMatch(l -> l.name().equals("mm") && l.compressed()), table);
