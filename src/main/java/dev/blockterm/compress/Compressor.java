@@ -260,27 +260,37 @@ public final class Compressor {
             return new Decision(curves.ranksWithin(e.error()), String.format(Locale.ROOT, "per layer, the smallest rank "
                     + "of its exact low-rank curve with relative error <= %.4g", e.error()));
         }
-        Allocation allocation = curves.allocation();
         long selected = curves.selectedParameters();
         long outside = parameters(model) - selected;
-        if (target instanceof Target.Ratio r) {
-            long want = (long) Math.floor(selected / r.ratio());
-            return atSize(allocation, want, curves, String.format(Locale.ROOT, "%.4gx", r.ratio()));
-        }
-        if (target instanceof Target.Budget b) {
-            if (b.parameters() <= outside) {
-                throw new IllegalArgumentException("budget: " + b.parameters() + " parameters is not reachable: the "
-                        + "layers and weights that are not compressed hold " + outside + " already");
+        // one session with the selected weights as inputs: sensitivities and search probes feed reconstructed weights
+        try (QualityProbe.WeightFeeds feeds = probe == null ? null
+                : probe.withWeightsAsInputs(model, curves.weightNames())) {
+            if (feeds != null && calibration != null && !probe.generated()) {
+                progress.accept("measuring each layer's effect on the model's outputs on " + probe.inputs());
+                curves.measureSensitivity(feeds);
             }
-            return atSize(allocation, b.parameters() - outside, curves, b.parameters() + " parameters in the model");
+            Allocation allocation = curves.allocation();
+            if (target instanceof Target.Ratio r) {
+                long want = (long) Math.floor(selected / r.ratio());
+                return atSize(allocation, want, curves, String.format(Locale.ROOT, "%.4gx", r.ratio()));
+            }
+            if (target instanceof Target.Budget b) {
+                if (b.parameters() <= outside) {
+                    throw new IllegalArgumentException("budget: " + b.parameters() + " parameters is not reachable: the "
+                            + "layers and weights that are not compressed hold " + outside + " already");
+                }
+                return atSize(allocation, b.parameters() - outside, curves, b.parameters() + " parameters in the model");
+            }
+            Target.MaxOutputError goal = (Target.MaxOutputError) target;
+            if (probe == null) {
+                throw new IllegalArgumentException("a target on the model's outputs needs the model to run in ONNX "
+                        + "Runtime here, and it cannot; give a size target (a ratio or a budget) instead");
+            }
+            java.util.function.ToDoubleFunction<int[]> errorOf = feeds != null
+                    ? ranks -> feeds.worstError(curves.weights(ranks))
+                    : ranks -> probe.worstError(assemble(model, curves.replacements(ranks)));
+            return QualitySearch.search(allocation, curves, goal.error(), errorOf, probe.inputs(), progress);
         }
-        Target.MaxOutputError goal = (Target.MaxOutputError) target;
-        if (probe == null) {
-            throw new IllegalArgumentException("a target on the model's outputs needs the model to run in ONNX Runtime"
-                    + " here, and it cannot; give a size target (a ratio or a budget) instead");
-        }
-        return QualitySearch.search(allocation, curves, goal.error(), probe,
-                ranks -> assemble(model, curves.replacements(ranks)), progress, selected);
     }
 
     private static Decision atSize(Allocation allocation, long want, CurveCompression curves, String what) {

@@ -1,6 +1,11 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.decompose.BlockTermAls;
+import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.FitResult;
+import dev.blockterm.decompose.Format;
+import dev.blockterm.decompose.UnfoldingBound;
 import dev.blockterm.decompose.Initialization;
 import dev.blockterm.decompose.LowRank;
 import dev.blockterm.decompose.TensorTrain;
@@ -63,6 +68,12 @@ final class CurveCompression {
 
         Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] factors);
 
+        /** The rewrite for a block term on another tensorization of the matrix; null where the kind has none. */
+        Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt);
+
+        /** FLOPs per sample of a block term on another tensorization (0 for a weight rebuilt at load). */
+        double flops(Tensorization tz, Candidates.Candidate c);
+
         Compressor.Timed timed();
     }
 
@@ -101,6 +112,14 @@ final class CurveCompression {
 
         public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
             return m -> LinearRewriter.rewrite(m, layer, plain(layer.inputSize(), layer.outputSize()), train(f), batch);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return m -> LinearRewriter.rewrite(m, layer, tz, bt, batch);
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return LinearRewriter.plan(layer, tz, false, c.blocks(), c.ranks(), batch).flopsPerSample();
         }
 
         public Compressor.Timed timed() {
@@ -145,6 +164,14 @@ final class CurveCompression {
             return m -> ConvRewriter.rewriteLowRank(m, layer, f[0], f[1]);
         }
 
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return null;
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return Double.POSITIVE_INFINITY;
+        }
+
         public Compressor.Timed timed() {
             return new Compressor.Timed(null, layer);
         }
@@ -187,14 +214,31 @@ final class CurveCompression {
             return m -> WeightRebuilder.rewrite(m, weight, plain(weight.rows(), weight.cols()), train(f), dataType);
         }
 
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return m -> WeightRebuilder.rewrite(m, weight, tz, bt, dataType);
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return 0;
+        }
+
         public Compressor.Timed timed() {
             return null;
         }
     }
 
     /** A job with its curve and its weight. */
+    /** A block term on another tensorization that beats the low-rank curve at its size. */
+    private record AlsPoint(Candidates.Candidate candidate, FitResult<BlockTerm> fit, double flops) {
+    }
+
     private record Fitted(Job job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
-                          int speedCap) {
+                          int speedCap, List<AlsPoint> als) {
+        /** The curve point id of the j-th block-term point (low-rank points are their rank). */
+        int alsId(int j) {
+            return curve.maxRank() + 1 + j;
+        }
+
         /** The largest rank whose factored form is smaller than the dense weight (and fast enough, where asked). */
         int maxRank() {
             return Math.min(speedCap, smallerThanDense());
@@ -209,13 +253,15 @@ final class CurveCompression {
         }
 
         Fitted capped(int rank) {
-            return new Fitted(job, weight, curve, whitened, delta, seconds, rank);
+            return new Fitted(job, weight, curve, whitened, delta, seconds, rank, List.of()); // block terms are not timed
         }
     }
 
     private final Compressor compressor;
     private final Target target;
+    private final Map<String, Onnx.TensorProto> inits;
     private List<Fitted> fitted;
+    private double[] sensitivity; // measured: model output error per unit of the layer's own error; null: not measured
     private final List<LayerReport> skipped = new ArrayList<>();
     private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
 
@@ -223,6 +269,7 @@ final class CurveCompression {
                      List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration) {
         this.compressor = compressor;
         this.target = target;
+        this.inits = inits;
         CompressionOptions options = compressor.options();
         List<Job> jobs = new ArrayList<>();
         for (LinearLayer l : layers) {
@@ -266,12 +313,14 @@ final class CurveCompression {
         }
         Matrix x = calibration == null || !(job instanceof LinearJob) ? null : calibration.inputs(job.name());
         if (x == null) {
-            return new Fitted(job, w, LowRank.of(w), false, 0, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE);
+            LowRank curve = LowRank.of(w);
+            List<AlsPoint> als = compressor.options().minSpeedup() > 0 ? List.of() : blockTerms(job, w, curve);
+            return new Fitted(job, w, curve, false, 0, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE, als);
         }
         Matrix gram = Whitening.gram(x);
         double delta = Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
         return new Fitted(job, w, LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING), true, delta,
-                (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE);
+                (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE, List.of());
     }
 
     /**
@@ -309,23 +358,184 @@ final class CurveCompression {
         fitted = limited;
     }
 
+    /** The ratios at which block-term layouts are sized, checked against the bound, and fitted where it allows. */
+    private static final double[] ALS_RATIOS = {2, 4, 8, 16};
+
+    private final java.util.concurrent.atomic.AtomicInteger alsSized = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger alsFitted = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger alsKept = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * The block-term layouts (merged, split, input-whole with the output split) of a weight fitted
+     * to its weights: at each of {@link #ALS_RATIOS}, the largest candidate within the budget is fitted
+     * by ALS only where the unfolding bound ({@link UnfoldingBound}) is below the low-rank curve's
+     * error at the same size, and kept where its fit is too. (With calibration the curves are
+     * whitened, the exact optimum of the output error for their form, and these are not tried.)
+     */
+    private List<AlsPoint> blockTerms(Job job, Matrix w, LowRank curve) {
+        if (job instanceof ConvJob) {
+            return List.of();
+        }
+        CompressionOptions options = compressor.options();
+        List<AlsPoint> out = new ArrayList<>();
+        List<Tensorization> layouts;
+        try {
+            layouts = Candidates.tensorizations(job.name(), job.rows(), job.cols(), options.withLayout(null));
+        } catch (IllegalArgumentException e) {
+            return List.of();
+        }
+        for (Tensorization tz : layouts) {
+            if (tz.equals(plain(job.rows(), job.cols())) || tz.padded()) {
+                continue;
+            }
+            UnfoldingBound bound = null;
+            dev.blockterm.tensor.Tensor tensor = null;
+            for (double ratio : ALS_RATIOS) {
+                Candidates.Candidate c = Candidates.largestUnder(Format.BT, tz, options.blocks(),
+                        (long) Math.floor(job.parameters() / ratio));
+                if (c == null || c.parameters() >= job.parameters()) {
+                    continue;
+                }
+                double flops = job.flops(tz, c);
+                if (flops >= job.flops(0) && !(job instanceof StoredJob)) {
+                    continue;
+                }
+                alsSized.incrementAndGet();
+                int rank = (int) Math.min(curve.maxRank(), c.parameters() / ((long) job.rows() + job.cols()));
+                double lowRank = curve.tail(rank);
+                if (bound == null) {
+                    tensor = tz.tensorize(w.data());
+                    bound = new UnfoldingBound(tensor);
+                }
+                if (bound.squaredError(c.blocks(), c.ranks()) >= lowRank) {
+                    continue; // no fit of this form can beat the low-rank curve at its size
+                }
+                alsFitted.incrementAndGet();
+                compressor.progress().accept("fitting " + job.name() + " as bt " + tz.layout().label() + " "
+                        + tz.describe() + ", N=" + c.blocks() + ", ranks " + java.util.Arrays.toString(c.ranks())
+                        + " (the unfolding bound allows it to beat the low-rank curve)");
+                FitResult<BlockTerm> fit = BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(),
+                        options.maxSweeps(), options.tolerance(), options.seed(), options.init(), 1));
+                double e = fit.relativeError();
+                if (e * e * curve.total() < lowRank) {
+                    alsKept.incrementAndGet();
+                    out.add(new AlsPoint(c, fit, flops));
+                }
+            }
+        }
+        return out;
+    }
+
     /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
     Allocation allocation() {
         List<Allocation.Curve> curves = new ArrayList<>();
         for (Fitted f : fitted) {
             int max = f.maxRank();
-            int[] ranks = new int[max];
-            long[] params = new long[max];
-            double[] errors = new double[max];
+            int n = max + f.als().size();
+            int[] ranks = new int[n];
+            long[] params = new long[n];
+            double[] errors = new double[n];
             for (int r = 1; r <= max; r++) {
                 ranks[r - 1] = r;
                 params[r - 1] = (long) r * (f.job().rows() + f.job().cols());
-                double e = f.curve().relativeError(r);
+                double e = f.curve().relativeError(r) * scale(f);
                 errors[r - 1] = e * e;
+            }
+            for (int j = 0; j < f.als().size(); j++) {
+                AlsPoint p = f.als().get(j);
+                ranks[max + j] = f.alsId(j);
+                params[max + j] = p.candidate().parameters();
+                double e = p.fit().relativeError() * scale(f);
+                errors[max + j] = e * e;
             }
             curves.add(new Allocation.Curve(f.job().name(), f.job().parameters(), ranks, params, errors));
         }
         return new Allocation(curves);
+    }
+
+    /** The layer's measured sensitivity, 1 where none was measured. */
+    private double scale(Fitted f) {
+        return sensitivity == null ? 1 : sensitivity[fitted.indexOf(f)];
+    }
+
+    /** The relative error at which each layer's sensitivity is probed. */
+    static final double PROBE_ERROR = 0.25;
+
+    /**
+     * Measures how much each layer's error moves the model's outputs (ASVD's sensitivity, done
+     * linearly): the layer alone at the rank where its own relative error first reaches
+     * {@link #PROBE_ERROR}, the model run once; the model's relative output error over the layer's
+     * own is its sensitivity, and the allocation then ranks by {@code (sensitivity * error)^2}, the
+     * estimated squared error of the model's outputs. One model run per layer.
+     */
+    void measureSensitivity(QualityProbe.WeightFeeds feeds) {
+        double[] s = new double[fitted.size()];
+        int[] ranks = new int[fitted.size()];
+        for (int i = 0; i < fitted.size(); i++) {
+            Fitted f = fitted.get(i);
+            s[i] = 1;
+            if (f.maxRank() == 0) {
+                continue;
+            }
+            int probe = f.maxRank();
+            for (int r = 1; r <= f.maxRank(); r++) {
+                if (f.curve().relativeError(r) <= PROBE_ERROR) {
+                    probe = r;
+                    break;
+                }
+            }
+            double own = f.curve().relativeError(probe);
+            if (own <= 0) {
+                continue;
+            }
+            ranks[i] = probe;
+            double model = feeds.worstError(weights(ranks));
+            ranks[i] = 0;
+            s[i] = Math.max(model / own, 1e-6);
+            compressor.progress().accept(String.format(Locale.ROOT, "sensitivity of %s: output error %.4g at its error "
+                    + "%.4g (rank %d)", f.job().name(), model, own, probe));
+        }
+        sensitivity = s;
+    }
+
+    boolean sensitivityMeasured() {
+        return sensitivity != null;
+    }
+
+    /** The names of the selected layers' weights (the inputs of a weight-feeding probe). */
+    java.util.Set<String> weightNames() {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Fitted f : fitted) {
+            names.add(f.job().weightName());
+        }
+        return names;
+    }
+
+    /**
+     * Every selected weight as stored in the model (dims and layout of its initializer), at these
+     * ranks: the reconstruction of the chosen point, or the original at rank 0.
+     */
+    Map<String, dev.blockterm.runtime.NpyArray> weights(int[] ranks) {
+        Map<String, dev.blockterm.runtime.NpyArray> out = new java.util.HashMap<>();
+        for (int i = 0; i < fitted.size(); i++) {
+            Fitted f = fitted.get(i);
+            Job job = f.job();
+            Matrix m;
+            if (ranks[i] == 0) {
+                m = f.weight();
+            } else if (als(f, ranks[i]) != null) {
+                AlsPoint p = als(f, ranks[i]);
+                m = new Matrix(job.rows(), job.cols(), p.candidate().tensorization().matricize(p.fit().model().reconstruct()));
+            } else {
+                Matrix[] ab = f.curve().factors(ranks[i]);
+                m = ab[0].times(ab[1]);
+            }
+            boolean transposed = job instanceof ConvJob || (job instanceof LinearJob l && l.layer().transposed());
+            Matrix stored = transposed ? m.transpose() : m;
+            long[] dims = inits.get(job.weightName()).getDimsList().stream().mapToLong(Long::longValue).toArray();
+            out.put(job.weightName(), new dev.blockterm.runtime.NpyArray(dims, stored.data(), "<f4"));
+        }
+        return out;
     }
 
     /** The dense parameters of the selected layers together. */
@@ -366,17 +576,38 @@ final class CurveCompression {
         List<Compressor.LayerOutcome> out = new ArrayList<>();
         for (int i = 0; i < fitted.size(); i++) {
             if (ranks[i] > 0) {
-                Job job = fitted.get(i).job();
-                out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null,
-                        job.rewrite(fitted.get(i).curve().factors(ranks[i])), null));
+                Fitted f = fitted.get(i);
+                Job job = f.job();
+                AlsPoint p = als(f, ranks[i]);
+                out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null, p != null
+                        ? job.rewrite(p.candidate().tensorization(), p.fit().model())
+                        : job.rewrite(f.curve().factors(ranks[i])), null));
             }
         }
         return out;
     }
 
+    /** The block-term point with this id, or null for a low-rank point. */
+    private static AlsPoint als(Fitted f, int id) {
+        int j = id - f.curve().maxRank() - 1;
+        return j >= 0 && j < f.als().size() ? f.als().get(j) : null;
+    }
+
     private Compressor.LayerOutcome outcome(Fitted f, int rank, String selection) {
         Job job = f.job();
         boolean rebuilt = job instanceof StoredJob;
+        AlsPoint point = rank == 0 ? null : als(f, rank);
+        if (point != null) {
+            Candidates.Candidate c = point.candidate();
+            Tensorization tz = c.tensorization();
+            FitResult<BlockTerm> fit = point.fit();
+            LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null,
+                    "bt " + tz.layout().label(), tz.describe(), tz.padded(), c.blocks(), c.ranksText(), job.parameters(),
+                    c.parameters(), fit.relativeError(), Double.NaN, fit.sweeps(), fit.converged(), f.seconds(),
+                    job.flops(0), point.flops(), List.of(), selection, rebuilt, null);
+            return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report,
+                    new Compressor.LayerFit(job.name(), tz, fit, Double.NaN), job.rewrite(tz, fit.model()), job.timed());
+        }
         if (rank == 0) {
             String reason = f.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"
                     : f.maxRank() == 0 ? "no rank runs fast enough factored (the minimum speed-up)"
@@ -431,6 +662,9 @@ final class CurveCompression {
     String describeCurves() {
         long whitened = fitted.stream().filter(Fitted::whitened).count();
         return String.format(Locale.ROOT, "%d layers' exact low-rank curves (%d in the metric of their outputs on the "
-                + "calibration inputs, %d of their weights)", fitted.size(), whitened, fitted.size() - whitened);
+                + "calibration inputs, %d of their weights%s; block-term layouts: %d sized, %d allowed by the unfolding "
+                + "bound and fitted, %d beat the low-rank curve)", fitted.size(), whitened, fitted.size() - whitened,
+                sensitivity == null ? "" : "; each scaled by its measured effect on the model's outputs",
+                alsSized.get(), alsFitted.get(), alsKept.get());
     }
 }

@@ -62,6 +62,61 @@ final class QualityProbe {
         return generated;
     }
 
+    /**
+     * A session on {@code model} with the named weights (float initializers) made graph inputs, so
+     * that a candidate that differs from the model only in those weights runs without building a new
+     * model or session: each probe feeds the weights it wants (a factored layer as its reconstructed
+     * dense weight, which computes the same function). Null where a weight is not float.
+     */
+    WeightFeeds withWeightsAsInputs(Onnx.ModelProto model, java.util.Set<String> weights) {
+        Onnx.GraphProto.Builder g = model.getGraph().toBuilder().clearInitializer();
+        for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
+            if (!weights.contains(t.getName())) {
+                g.addInitializer(t);
+                continue;
+            }
+            if (t.getDataType() != dev.blockterm.onnx.Weights.FLOAT) {
+                return null;
+            }
+            Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+            for (long d : t.getDimsList()) {
+                shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+            }
+            g.addInput(Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto.newBuilder()
+                    .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(t.getDataType()).setShape(shape))));
+        }
+        Onnx.ModelProto open = model.toBuilder().setGraph(g).build();
+        if (ModelFiles.serializedBytes(open) > MAX_BYTES) {
+            return null;
+        }
+        return new WeightFeeds(new ModelRunner(open.toByteArray(), "the model with its weights as inputs", threads));
+    }
+
+    /** One session whose selected weights are inputs; closed when done. */
+    final class WeightFeeds implements AutoCloseable {
+        private final ModelRunner runner;
+
+        private WeightFeeds(ModelRunner runner) {
+            this.runner = runner;
+        }
+
+        /** The largest relative error over the outputs with these weights fed. */
+        double worstError(Map<String, NpyArray> weights) {
+            Map<String, NpyArray> all = new java.util.HashMap<>(feeds);
+            all.putAll(weights);
+            double worst = 0;
+            for (Verification.OutputQuality q : Verification.quality(expected, runner.run(all))) {
+                worst = Math.max(worst, Double.isNaN(q.relativeError()) ? Double.POSITIVE_INFINITY : q.relativeError());
+            }
+            return worst;
+        }
+
+        @Override
+        public void close() {
+            runner.close();
+        }
+    }
+
     /** Every output of the candidate against the original's. */
     List<Verification.OutputQuality> measure(Onnx.ModelProto candidate) {
         try (ModelRunner runner = new ModelRunner(candidate.toByteArray(), "the compressed model", threads)) {

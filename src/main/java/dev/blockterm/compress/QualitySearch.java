@@ -2,47 +2,51 @@ package dev.blockterm.compress;
 
 import java.util.Locale;
 import java.util.function.Consumer;
-import java.util.function.Function;
-import onnx.Onnx;
+import java.util.function.ToDoubleFunction;
 
 /**
- * A quality target on the model's outputs: the smallest model along the {@link Allocation}'s path
- * whose outputs, on the probe's inputs, are within relative error {@code E} of the original's.
+ * A quality target on the model's outputs: the smallest model the {@link Allocation} gives whose
+ * outputs, on the probe's inputs, are within relative error {@code E} of the original's.
  *
- * <p>Bisection over the path's steps (the accuracy control that NNCF and Neural Compressor give
- * quantization): each probe assembles the model from the layers' cached curves (one small product
- * per layer, no fitting) and runs it once. The error is not guaranteed monotone along the path, so
- * the step returned is one that was measured within {@code E}; the search stops when the bracket is
- * within {@link #RESOLUTION} of the selected layers' dense parameters, or after {@link #MAX_PROBES}.
+ * <p>Bisection over the parameter target (geometric: the range spans orders of magnitude), each
+ * probe the allocation at that size ({@link Allocation#ranksFor}) assembled from the layers' cached
+ * curves and run once: the accuracy control that NNCF and Neural Compressor give quantization. The
+ * error is not guaranteed monotone in the size, so the answer is always a size that was measured
+ * within {@code E}; the search stops when the bracket is narrower than {@link #RESOLUTION} (relative)
+ * or after {@link #MAX_PROBES} runs.
  */
 final class QualitySearch {
 
-    /** The search stops when the best and worst bracket ends differ by less than this share of the parameters. */
-    static final double RESOLUTION = 0.005;
+    static final double RESOLUTION = 0.01;
     static final int MAX_PROBES = 16;
 
     private QualitySearch() {
     }
 
-    static Compressor.Decision search(Allocation allocation, CurveCompression curves, double target, QualityProbe probe,
-                                      Function<int[], Onnx.ModelProto> assemble, Consumer<String> progress,
-                                      long selected) {
-        int good = 0; // dense: error 0
-        double goodError = 0;
-        int bad = allocation.steps() + 1;
+    /**
+     * @param errorOf the model's largest relative output error with the curves at these ranks
+     * @param inputs  what the probes run on, in words
+     */
+    static Compressor.Decision search(Allocation allocation, CurveCompression curves, double target,
+                                      ToDoubleFunction<int[]> errorOf, String inputs, Consumer<String> progress) {
+        long dense = allocation.parametersAt(0);
+        long smallest = allocation.parametersAt(allocation.steps());
         int probes = 0;
-        int last = allocation.steps();
-        double lastError = measure(allocation, last, probe, assemble, progress);
+        long good = dense; // nothing compressed: error 0
+        double goodError = 0;
+        long bad = smallest;
+        double e = measure(allocation, smallest, errorOf, progress);
         probes++;
-        if (lastError <= target) {
-            good = last;
-            goodError = lastError;
+        if (e <= target) {
+            good = smallest;
+            goodError = e;
         } else {
-            bad = last;
-            while (bad - good > 1 && probes < MAX_PROBES
-                    && allocation.parametersAt(good) - allocation.parametersAt(bad) > RESOLUTION * selected) {
-                int mid = good + (bad - good) / 2;
-                double e = measure(allocation, mid, probe, assemble, progress);
+            while (probes < MAX_PROBES && (double) good / bad > 1 + RESOLUTION) {
+                long mid = Math.round(Math.sqrt((double) good * bad));
+                if (mid >= good || mid <= bad) {
+                    break;
+                }
+                e = measure(allocation, mid, errorOf, progress);
                 probes++;
                 if (e <= target) {
                     good = mid;
@@ -52,19 +56,20 @@ final class QualitySearch {
                 }
             }
         }
-        long params = allocation.parametersAt(good);
+        int[] ranks = good == dense ? new int[allocation.curves().size()] : allocation.ranksFor(good);
+        long params = allocation.parametersOf(ranks);
         String note = String.format(Locale.ROOT, "bisection over one allocation of %s: %d model runs on %s; the selected"
                 + " layers come to %d parameters (%.2fx) at output error %.4g (target %.4g)%s", curves.describeCurves(),
-                probes, probe.inputs(), params, (double) selected / Math.max(1, params), goodError, target,
-                good == 0 ? "; no compression met the target, so every layer stays dense" : "");
-        return new Compressor.Decision(allocation.ranksAt(good), note);
+                probes, inputs, params, (double) dense / Math.max(1, params), goodError, target,
+                good == dense ? "; no compression met the target, so every layer stays dense" : "");
+        return new Compressor.Decision(ranks, note);
     }
 
-    private static double measure(Allocation allocation, int step, QualityProbe probe,
-                                  Function<int[], Onnx.ModelProto> assemble, Consumer<String> progress) {
-        double e = probe.worstError(assemble.apply(allocation.ranksAt(step)));
-        progress.accept(String.format(Locale.ROOT, "  step %d of %d: %d parameters, output error %.4g", step,
-                allocation.steps(), allocation.parametersAt(step), e));
+    private static double measure(Allocation allocation, long parameters, ToDoubleFunction<int[]> errorOf,
+                                  Consumer<String> progress) {
+        int[] ranks = allocation.ranksFor(parameters);
+        double e = errorOf.applyAsDouble(ranks);
+        progress.accept(String.format(Locale.ROOT, "  %d parameters: output error %.4g", allocation.parametersOf(ranks), e));
         return e;
     }
 }

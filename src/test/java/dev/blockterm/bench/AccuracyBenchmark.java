@@ -62,6 +62,11 @@ public final class AccuracyBenchmark {
         List<Target> targets = List.of(new Target.Default(), new Target.Ratio(2), new Target.Ratio(4),
                 new Target.Ratio(10), new Target.MaxOutputError(0.01, false), new Target.MaxOutputError(0.05, false),
                 new Target.LayerRatio(2), new Target.LayerRatio(4), new Target.LayerRatio(10));
+        String wanted = System.getenv("TARGETS"); // e.g. "default;--ratio 2"
+        if (wanted != null) {
+            List<String> names = List.of(wanted.split(";"));
+            targets = targets.stream().filter(t -> names.contains(describe(t))).toList();
+        }
         Path out = Files.createTempFile("blockterm-accuracy", ".onnx");
         System.out.println("| model | target | metric | dense | weight-only: metric, compressed layers | calibrated: "
                 + "metric, compressed layers | seconds (weight-only / calibrated) |");
