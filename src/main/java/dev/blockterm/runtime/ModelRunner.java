@@ -27,7 +27,7 @@ public final class ModelRunner implements AutoCloseable {
     public record Input(String name, long[] shape, OnnxJavaType type) {
     }
 
-    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtEnvironment env = NativeLibraries.environment();
     private final OrtSession session;
     private final Path path;
 
@@ -38,6 +38,25 @@ public final class ModelRunner implements AutoCloseable {
             this.session = env.createSession(path.toString(), options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(path + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Throws, naming {@code name}, when ONNX Runtime cannot load the model file at {@code path}: the
+     * last check on a written model before it is moved into place.
+     */
+    public static void requireLoads(Path path, String name) {
+        OrtEnvironment env = NativeLibraries.environment();
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(1);
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+            try (OrtSession session = env.createSession(path.toString(), options)) {
+                session.getNumInputs();
+            }
+        } catch (OrtException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+            throw new IllegalArgumentException(name + ": the model written does not load in ONNX Runtime, so it was not "
+                    + "kept; the input model is inconsistent (" + message + ")", e);
         }
     }
 
