@@ -50,6 +50,7 @@ public final class ModelRunner implements AutoCloseable {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(1);
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+            options.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // the exception says why
             try (OrtSession session = env.createSession(path.toString(), options)) {
                 session.getNumInputs();
             }
