@@ -57,7 +57,7 @@ public final class ModelRunner implements AutoCloseable {
         } catch (OrtException e) {
             String message = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
             throw new IllegalArgumentException(name + ": the model written does not load in ONNX Runtime, so it was not "
-                    + "kept; the input model is inconsistent (" + message + ")", e);
+                    + "kept (" + message.replace(path.toString(), name) + ")", e);
         }
     }
 
