@@ -159,8 +159,13 @@ public final class Fuzz {
 
     private int pythonCheck(List<Path> outputs, List<String> violations) throws IOException, InterruptedException {
         Map<Path, String> failures = PythonChecker.check(outputs);
-        failures.forEach((p, why) -> violations.add(p + ": exit 0 but onnx.checker refuses it: " + why));
         int passed = outputs.size() - failures.size();
+        for (Map.Entry<Path, String> f : failures.entrySet()) {
+            if (f.getValue().contains("higher than the checker's")) {
+                continue; // an IR version or opset that ONNX Runtime loads but this python's onnx predates: unchecked
+            }
+            violations.add(f.getKey() + ": exit 0 but onnx.checker refuses it: " + f.getValue());
+        }
         for (Path p : outputs) {
             deleteTree(p.getParent().getParent());
         }
@@ -190,8 +195,7 @@ public final class Fuzz {
             return "a stack trace on stderr: " + firstLines(err);
         }
         for (Map.Entry<Path, byte[]> e : before.entrySet()) {
-            if (!Files.isRegularFile(e.getKey(), java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                    || !Arrays.equals(e.getValue(), Files.readAllBytes(e.getKey()))) {
+            if (!Arrays.equals(e.getValue(), contents(e.getKey()))) {
                 return "the input " + e.getKey().getFileName() + " changed";
             }
         }
@@ -263,14 +267,18 @@ public final class Fuzz {
         Map<Path, byte[]> files = new HashMap<>();
         try (Stream<Path> list = Files.list(folder)) {
             for (Path p : list.toList()) {
-                if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    files.put(p, Files.readAllBytes(p));
-                } else {
-                    files.put(p, new byte[0]); // the symbolic link: must stay a link
-                }
+                files.put(p, contents(p));
             }
         }
         return files;
+    }
+
+    /** A file's bytes; for a symbolic link, "link:" and its target (it must stay the same link); null when gone. */
+    private static byte[] contents(Path p) throws IOException {
+        if (Files.isSymbolicLink(p)) {
+            return ("link:" + Files.readSymbolicLink(p)).getBytes(StandardCharsets.UTF_8);
+        }
+        return Files.isRegularFile(p) ? Files.readAllBytes(p) : null;
     }
 
     private static String firstLines(String s) {
