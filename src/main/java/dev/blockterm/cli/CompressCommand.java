@@ -6,6 +6,9 @@ import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
 import dev.blockterm.onnx.ModelException;
 import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.OutputPaths;
+import dev.blockterm.onnx.TempFiles;
+import dev.blockterm.runtime.ModelRunner;
 import dev.blockterm.report.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -60,20 +63,14 @@ final class CompressCommand implements Callable<Integer> {
         if (options.sequential() && (calibration == null || calibration.isEmpty())) {
             throw new IllegalArgumentException("--sequential: needs --calibration");
         }
-        requireWritable(output, model);
-        if (report != null) {
-            requireWritable(report, model);
-        }
-        if (factors != null) {
-            requireWritable(factors, model);
-        }
+        requireWritable(model, List.of(), output, report, factors);
         Onnx.ModelProto input = ModelFiles.read(model);
         Calibration data = calibration == null || calibration.isEmpty() ? null
                 : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
                 data);
         Compressor.Result result = compressor.compress(input, model.toString());
-        ModelFiles.write(result.model(), output, model);
+        ModelFiles.write(result.model(), output, model, loadsInOnnxRuntime(result.model(), output));
         if (factors != null) {
             try {
                 FactorFiles.export(output.getFileName().toString(), result.factored()).write(factors);
@@ -83,9 +80,13 @@ final class CompressCommand implements Callable<Integer> {
             }
         }
         if (report != null) {
-            Path temp = Files.createTempFile(report.toAbsolutePath().getParent(), ".report", ".part");
-            Files.writeString(temp, Json.of(result.report()), StandardCharsets.UTF_8);
-            ModelFiles.publish(temp, report);
+            Path temp = TempFiles.beside(report);
+            try {
+                Files.writeString(temp, Json.of(result.report()), StandardCharsets.UTF_8);
+                ModelFiles.publish(temp, report);
+            } finally {
+                TempFiles.delete(temp);
+            }
         }
         spec.commandLine().getOut().print(result.report().table());
         String peak = peakResidentMemory();
@@ -111,23 +112,22 @@ final class CompressCommand implements Callable<Integer> {
         return null;
     }
 
-    /** Checked before any fitting, so a bad path fails at once. */
-    static void requireWritable(Path path, Path input) {
-        Path target = path.toAbsolutePath().normalize();
-        Path in = input.toAbsolutePath().normalize();
-        try {
-            if (target.equals(in) || (Files.exists(target) && Files.isSameFile(target, in))) {
-                throw new ModelException(path + ": output path is the input model; choose another");
-            }
-        } catch (IOException e) {
-            throw new ModelException(path + ": " + e.getMessage(), e);
-        }
-        Path dir = target.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new ModelException(path + ": output directory does not exist");
-        }
-        if (!Files.isWritable(dir)) {
-            throw new ModelException(path + ": output directory is not writable");
-        }
+    /**
+     * Checked before any fitting, so a bad path fails at once: no output (null ones are options not
+     * given) may be the input model, one of its external data files or one of {@code otherInputs},
+     * nor another output, nor an existing non-regular file; each output's folder must be writable.
+     */
+    static void requireWritable(Path input, List<Path> otherInputs, Path... outputs) {
+        List<Path> inputs = new java.util.ArrayList<>(ModelFiles.dataFiles(input));
+        inputs.addAll(otherInputs);
+        OutputPaths.check(input, inputs, java.util.Arrays.asList(outputs));
+    }
+
+    /**
+     * The last check on a written model: it loads in ONNX Runtime (skipped above 512 MB, where a session
+     * would double the memory the run needs; the model's checks on read still hold there).
+     */
+    static ModelFiles.Check loadsInOnnxRuntime(Onnx.ModelProto model, Path output) {
+        return ModelFiles.serializedBytes(model) > (512L << 20) ? null : written -> ModelRunner.requireLoads(written, output.toString());
     }
 }

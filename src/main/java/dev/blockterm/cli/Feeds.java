@@ -27,7 +27,13 @@ final class Feeds {
                     throw new IllegalArgumentException(option + ": the model has " + runner.inputs().size()
                             + " inputs; name them as NAME=FILE.npy");
                 }
-                feeds.put(name, NpyArray.read(Path.of(eq > 0 ? spec.substring(eq + 1) : spec)));
+                String file = eq > 0 ? spec.substring(eq + 1) : spec;
+                NpyArray array = NpyArray.read(Path.of(file));
+                if (array.shape().length == 0 || array.shape()[0] == 0) {
+                    throw new IllegalArgumentException(option + ": " + file + " holds no rows (shape "
+                            + java.util.Arrays.toString(array.shape()) + "); give at least one input row");
+                }
+                feeds.put(name, array);
             }
         }
         return feeds;

@@ -78,7 +78,7 @@ final class FitOptions {
 
     @Option(names = "--max-output-error", paramLabel = "E",
             description = "the smallest model whose outputs are within relative error E of the original's, measured "
-                    + "in ONNX Runtime on held-out calibration inputs (default: 0.05 with --calibration, 0.01 without)")
+                    + "in ONNX Runtime on held-out calibration inputs (default: 0.02 with --calibration, 0.01 without)")
     Double maxOutputError;
 
     @Option(names = "--min-speedup", paramLabel = "S",

@@ -4,6 +4,7 @@ import dev.blockterm.handoff.FactorFiles;
 import dev.blockterm.handoff.SafeTensors;
 import dev.blockterm.onnx.ModelFiles;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import onnx.Onnx;
 import picocli.CommandLine.Command;
@@ -34,11 +35,11 @@ final class ImportFactorsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        CompressCommand.requireWritable(output, model);
+        CompressCommand.requireWritable(model, List.of(factors), output);
         Onnx.ModelProto compressed = ModelFiles.read(model);
         SafeTensors tuned = SafeTensors.read(factors);
         Onnx.ModelProto out = FactorFiles.importInto(compressed, tuned, factors.toString());
-        ModelFiles.write(out, output, model);
+        ModelFiles.write(out, output, model, CompressCommand.loadsInOnnxRuntime(out, output));
         spec.commandLine().getOut().printf("%d tensors of %s put into %s%n", tuned.tensors().size(), factors, output);
         spec.commandLine().getOut().flush();
         return 0;

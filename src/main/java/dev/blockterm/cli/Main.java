@@ -29,15 +29,50 @@ public final class Main implements Runnable {
             if (verbose) {
                 ex.printStackTrace(commandLine.getErr());
             }
-            String message = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+            String message = outOfMemory(ex) ? OUT_OF_MEMORY : ex.getMessage() == null ? ex.toString() : ex.getMessage();
             commandLine.getErr().println("blockterm: " + message.lines().findFirst().orElse(message));
             commandLine.getErr().flush();
             return 1;
         });
-        int code = cli.execute(args);
+        cli.setParameterExceptionHandler((ex, args1) -> {
+            CommandLine command = ex.getCommandLine();
+            String message = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+            command.getErr().println("blockterm: " + message.lines().findFirst().orElse(message));
+            command.getErr().println("Try '" + command.getCommandSpec().qualifiedName() + " --help' for more information.");
+            command.getErr().flush();
+            return 2;
+        });
+        int code;
+        try {
+            code = cli.execute(args);
+        } catch (Error e) {
+            // picocli hands errors on: the heap, or direct buffer memory, ran out (maybe in a class's initializer)
+            if (!outOfMemory(e)) {
+                throw e;
+            }
+            err.println("blockterm: " + OUT_OF_MEMORY);
+            code = 1;
+        }
         out.flush();
         err.flush();
         return code;
+    }
+
+    static final String OUT_OF_MEMORY = "out of memory: give Java more with BLOCKTERM_JAVA_OPTS (the launcher's default "
+            + "is '-Xmx8g -XX:+UseParallelGC -Xmn512m'; e.g. BLOCKTERM_JAVA_OPTS='-Xmx16g -XX:+UseParallelGC -Xmn512m', "
+            + "and -XX:MaxDirectMemorySize=16g for large models), or compress fewer layers at a time (--layers)";
+
+    /** An {@link OutOfMemoryError} anywhere in the chain of causes (libraries wrap them). */
+    private static boolean outOfMemory(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof OutOfMemoryError || (c.getMessage() != null && c.getMessage().contains("Direct buffer memory"))) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -17,6 +17,58 @@ final class Assembly {
     private Assembly() {
     }
 
+    /** Every name a model uses: initializers, graph inputs and outputs, node outputs. */
+    static Set<String> names(Onnx.ModelProto model) {
+        Set<String> names = new HashSet<>();
+        Onnx.GraphProto g = model.getGraph();
+        g.getInitializerList().forEach(t -> names.add(t.getName()));
+        g.getInputList().forEach(v -> names.add(v.getName()));
+        g.getOutputList().forEach(v -> names.add(v.getName()));
+        g.getNodeList().forEach(n -> names.addAll(n.getOutputList()));
+        return names;
+    }
+
+    /**
+     * The replacement with every name it introduces (its initializers, its intermediate values) made
+     * unique against {@code taken} (a suffix {@code _1}, {@code _2}, ...), which then holds them too:
+     * a model may already hold an initializer named like ours ({@code <layer>.bt.core}). The names it
+     * keeps ({@code kept}: the replaced node's outputs, or a rebuilt weight's own name) stay.
+     */
+    static LinearRewriter.Replacement unique(LinearRewriter.Replacement r, Set<String> taken, Set<String> kept) {
+        Map<String, String> renamed = new java.util.HashMap<>();
+        List<String> introduced = new java.util.ArrayList<>();
+        r.initializers().forEach(t -> introduced.add(t.getName()));
+        r.nodes().forEach(n -> introduced.addAll(n.getOutputList()));
+        for (String name : introduced) {
+            if (kept.contains(name) || renamed.containsKey(name)) {
+                continue;
+            }
+            String fresh = name;
+            for (int k = 1; taken.contains(fresh); k++) {
+                fresh = name + "_" + k;
+            }
+            taken.add(fresh);
+            if (!fresh.equals(name)) {
+                renamed.put(name, fresh);
+            }
+        }
+        if (renamed.isEmpty()) {
+            return r;
+        }
+        List<Onnx.TensorProto> inits = new java.util.ArrayList<>();
+        for (Onnx.TensorProto t : r.initializers()) {
+            inits.add(t.toBuilder().setName(renamed.getOrDefault(t.getName(), t.getName())).build());
+        }
+        List<Onnx.NodeProto> nodes = new java.util.ArrayList<>();
+        for (Onnx.NodeProto n : r.nodes()) {
+            Onnx.NodeProto.Builder b = n.toBuilder().clearInput().clearOutput();
+            n.getInputList().forEach(x -> b.addInput(renamed.getOrDefault(x, x)));
+            n.getOutputList().forEach(x -> b.addOutput(renamed.getOrDefault(x, x)));
+            nodes.add(b.build());
+        }
+        return new LinearRewriter.Replacement(nodes, inits, r.flopsPerSample(), r.plan());
+    }
+
     /**
      * The graph with the replaced nodes spliced in; initializers that only the replaced nodes read
      * (their weights, a bias Gemm's beta replaced) are removed, and so are the rebuilt weights.

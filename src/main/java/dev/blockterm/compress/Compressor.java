@@ -129,6 +129,14 @@ public final class Compressor {
                     + (inSubgraphs.isEmpty() ? "" : "; " + inSubgraphs.size() + " layer(s) inside subgraphs, not rewritten")
                     + ")");
         }
+        if (options.layers() != null) {
+            java.util.stream.Stream<String> names = java.util.stream.Stream.of(layers.stream().map(LinearLayer::name),
+                    convs.stream().map(ConvLayer::name), stored.stream().map(StoredWeight::name)).flatMap(x -> x);
+            if (names.noneMatch(n -> options.layers().matcher(n).find())) {
+                throw new ModelException(modelName + ": --layers " + options.layers().pattern() + " matches none of its "
+                        + (layers.size() + convs.size() + stored.size()) + " candidate layers (inspect lists them)");
+            }
+        }
         long opset = Graphs.opset(model);
         if (opset < MIN_OPSET) {
             throw new ModelException(modelName + ": opset " + opset + " is older than " + MIN_OPSET
@@ -189,12 +197,15 @@ public final class Compressor {
         List<FactoredLayer> factored = new ArrayList<>();
         List<Rewritten> rewritten = new ArrayList<>();
         Map<String, long[]> convInputs = new HashMap<>(); // filled on first use: one run of the model
+        Set<String> taken = Assembly.names(model);
         for (LayerOutcome o : outcomes) {
             if (!o.report().compressed()) {
                 reports.add(o.report());
                 continue;
             }
-            LinearRewriter.Replacement replacement = o.rewrite().apply(model);
+            Set<String> kept = o.nodeIndex() >= 0 ? Set.copyOf(model.getGraph().getNode(o.nodeIndex()).getOutputList())
+                    : Set.of(o.weightName());
+            LinearRewriter.Replacement replacement = Assembly.unique(o.rewrite().apply(model), taken, kept);
             LayerReport report = o.report();
             // timed here, one layer at a time, not while other layers are being fitted; reported, never undone:
             // speed is a constraint before the choice (minSpeedup), not a veto after it
@@ -218,6 +229,13 @@ public final class Compressor {
         }
         Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
         String goal = target.describe() + (searched == null ? "" : "; " + searched);
+        if (target instanceof Target.MaxOutputError e && e.chosenByDefault()) {
+            goal += calibration == null
+                    ? ". To go further safely: give --calibration with real inputs (the layers are then fitted to their "
+                      + "outputs and the model measured on held-out rows), then a target (--max-output-error or --ratio), "
+                      + "and check the result with verify on your own data"
+                    : ". To go further: a larger --max-output-error or a --ratio, checked with verify on your own data";
+        }
         ModelQuality quality = new ModelQuality("nothing: the models could not be run here", false, List.of(), goal);
         if (probe != null) {
             progress.accept("running the original and the compressed model on " + probe.inputs());
@@ -238,15 +256,18 @@ public final class Compressor {
     private QualityProbe probe(Onnx.ModelProto input, Calibration data) {
         try {
             if (data != null) {
-                return QualityProbe.on(input, data.heldOut(), data.heldOutText(), 1);
+                return QualityProbe.on(input, data.heldOut(), data.heldOutText(), PROBE_THREADS);
             }
-            return QualityProbe.generated(input, options.seed(), GENERATED_ROWS, 1);
+            return QualityProbe.generated(input, options.seed(), GENERATED_ROWS, PROBE_THREADS);
         } catch (IllegalArgumentException | IllegalStateException e) {
             progress.accept("the model cannot be run on " + (data != null ? "the calibration inputs" : "generated inputs")
                     + ", so its outputs are not compared (" + e.getMessage() + ")");
             return null;
         }
     }
+
+    /** Intra-op threads of the model runs that measure quality (their results do not depend on it). */
+    static final int PROBE_THREADS = Math.max(1, Runtime.getRuntime().availableProcessors());
 
     /** Rows of generated inputs the model is measured on without calibration inputs. */
     static final int GENERATED_ROWS = 64;

@@ -360,6 +360,19 @@ final class CurveCompression {
 
     /** The ratios at which block-term layouts are sized, checked against the bound, and fitted where it allows. */
     private static final double[] ALS_RATIOS = {2, 4, 8, 16};
+    /** The sweep limit of a block-term curve point. */
+    static final int ALS_SWEEPS = 15;
+    /**
+     * Block terms are tried only on weights with a side at most this narrow: measured, the only ones
+     * where they beat the low-rank curve (the digits models' 512x10, 512x8 and 64x512 weights), while on
+     * all-MiniLM-L6-v2 (384 and 1536 wide) none of 72 bound-allowed fits did, at 140 s of fitting.
+     */
+    static final int ALS_NARROW_SIDE = 64;
+    /** Block-term candidates fitted per layer at most. */
+    static final int ALS_PER_LAYER = 2;
+    /** A candidate whose error after this many sweeps is more than ALS_PROBE_MARGIN times the curve's is dropped. */
+    static final int ALS_PROBE_SWEEPS = 3;
+    static final double ALS_PROBE_MARGIN = 1.25;
 
     private final java.util.concurrent.atomic.AtomicInteger alsSized = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger alsFitted = new java.util.concurrent.atomic.AtomicInteger();
@@ -367,13 +380,15 @@ final class CurveCompression {
 
     /**
      * The block-term layouts (merged, split, input-whole with the output split) of a weight fitted
-     * to its weights: at each of {@link #ALS_RATIOS}, the largest candidate within the budget is fitted
-     * by ALS only where the unfolding bound ({@link UnfoldingBound}) is below the low-rank curve's
-     * error at the same size, and kept where its fit is too. (With calibration the curves are
+     * to its weights, with a side at most {@link #ALS_NARROW_SIDE}: at each of {@link #ALS_RATIOS}, the
+     * largest candidate within the budget is sized; it may be fitted by ALS only where the unfolding
+     * bound ({@link UnfoldingBound}) is below the low-rank curve's error at the same size; the
+     * {@link #ALS_PER_LAYER} with the lowest bound are, and each is kept where its fit is below the
+     * curve too. (With calibration the curves are
      * whitened, the exact optimum of the output error for their form, and these are not tried.)
      */
     private List<AlsPoint> blockTerms(Job job, Matrix w, LowRank curve) {
-        if (job instanceof ConvJob) {
+        if (job instanceof ConvJob || Math.min(job.rows(), job.cols()) > ALS_NARROW_SIDE) {
             return List.of();
         }
         CompressionOptions options = compressor.options();
@@ -384,6 +399,10 @@ final class CurveCompression {
         } catch (IllegalArgumentException e) {
             return List.of();
         }
+        record Allowed(Tensorization tz, dev.blockterm.tensor.Tensor tensor, Candidates.Candidate c, double flops,
+                       double lowRank, double bound) {
+        }
+        List<Allowed> allowed = new ArrayList<>();
         for (Tensorization tz : layouts) {
             if (tz.equals(plain(job.rows(), job.cols())) || tz.padded()) {
                 continue;
@@ -407,23 +426,46 @@ final class CurveCompression {
                     tensor = tz.tensorize(w.data());
                     bound = new UnfoldingBound(tensor);
                 }
-                if (bound.squaredError(c.blocks(), c.ranks()) >= lowRank) {
-                    continue; // no fit of this form can beat the low-rank curve at its size
-                }
-                alsFitted.incrementAndGet();
-                compressor.progress().accept("fitting " + job.name() + " as bt " + tz.layout().label() + " "
-                        + tz.describe() + ", N=" + c.blocks() + ", ranks " + java.util.Arrays.toString(c.ranks())
-                        + " (the unfolding bound allows it to beat the low-rank curve)");
-                FitResult<BlockTerm> fit = BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(),
-                        options.maxSweeps(), options.tolerance(), options.seed(), options.init(), 1));
-                double e = fit.relativeError();
-                if (e * e * curve.total() < lowRank) {
-                    alsKept.incrementAndGet();
-                    out.add(new AlsPoint(c, fit, flops));
+                double b = bound.squaredError(c.blocks(), c.ranks());
+                if (b < lowRank) { // else no fit of this form can beat the low-rank curve at its size
+                    allowed.add(new Allowed(tz, tensor, c, flops, lowRank, b));
                 }
             }
         }
+        // the most promising first (the bound furthest below the curve), at most ALS_PER_LAYER of them
+        allowed.sort(java.util.Comparator.comparingDouble(a -> a.bound() / a.lowRank()));
+        for (Allowed a : allowed.subList(0, Math.min(ALS_PER_LAYER, allowed.size()))) {
+            alsFitted.incrementAndGet();
+            Candidates.Candidate c = a.c();
+            compressor.progress().accept("fitting " + job.name() + " as bt " + a.tz().layout().label() + " "
+                    + a.tz().describe() + ", N=" + c.blocks() + ", ranks " + java.util.Arrays.toString(c.ranks())
+                    + String.format(Locale.ROOT, " (its unfolding bound is %.2f of the low-rank curve's error at its size)",
+                    a.bound() / a.lowRank()));
+            // a curve point, not the user's fit: the cheap start, a few sweeps to see whether it comes near the
+            // curve (ALS rarely closes a wide gap), then a short sweep budget
+            FitResult<BlockTerm> fit = fitBlockTerm(a.tensor(), c, ALS_PROBE_SWEEPS);
+            double e = fit.relativeError();
+            if (e * e * curve.total() > ALS_PROBE_MARGIN * a.lowRank()) {
+                compressor.progress().accept(String.format(Locale.ROOT, "  dropped: after %d sweeps %.2f of the curve's "
+                        + "error", ALS_PROBE_SWEEPS, e * e * curve.total() / a.lowRank()));
+                continue;
+            }
+            fit = fitBlockTerm(a.tensor(), c, ALS_SWEEPS);
+            e = fit.relativeError();
+            compressor.progress().accept(String.format(Locale.ROOT, "  %.2f of the curve's error", e * e * curve.total()
+                    / a.lowRank()));
+            if (e * e * curve.total() < a.lowRank()) {
+                alsKept.incrementAndGet();
+                out.add(new AlsPoint(c, fit, a.flops()));
+            }
+        }
         return out;
+    }
+
+    private FitResult<BlockTerm> fitBlockTerm(dev.blockterm.tensor.Tensor tensor, Candidates.Candidate c, int sweeps) {
+        CompressionOptions options = compressor.options();
+        return BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(), Math.min(options.maxSweeps(), sweeps),
+                Math.max(options.tolerance(), 1e-4), options.seed(), dev.blockterm.decompose.Initialization.GREEDY, 1));
     }
 
     /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
@@ -512,8 +554,8 @@ final class CurveCompression {
     }
 
     /**
-     * Every selected weight as stored in the model (dims and layout of its initializer), at these
-     * ranks: the reconstruction of the chosen point, or the original at rank 0.
+     * The selected weights that these ranks change, as stored in the model (dims and layout of the
+     * initializer): the reconstruction of each chosen point (rank 0, the original, is left out).
      */
     Map<String, dev.blockterm.runtime.NpyArray> weights(int[] ranks) {
         Map<String, dev.blockterm.runtime.NpyArray> out = new java.util.HashMap<>();
@@ -522,7 +564,7 @@ final class CurveCompression {
             Job job = f.job();
             Matrix m;
             if (ranks[i] == 0) {
-                m = f.weight();
+                continue;
             } else if (als(f, ranks[i]) != null) {
                 AlsPoint p = als(f, ranks[i]);
                 m = new Matrix(job.rows(), job.cols(), p.candidate().tensorization().matricize(p.fit().model().reconstruct()));

@@ -23,7 +23,7 @@ public sealed interface Target {
     }
 
     /** The default's output error with calibration inputs (measured: see the README's defaults table). */
-    double CALIBRATED_ERROR = 0.05;
+    double CALIBRATED_ERROR = 0.02;
     /** The default's output error on generated inputs. */
     double GENERATED_ERROR = 0.01;
 

@@ -182,9 +182,14 @@ public final class FactorFiles {
                 throw new ModelException(file + ": tensor '" + t.name() + "': the model stores it as "
                         + Weights.unsupported(old));
             }
+            boolean single = old.getDataType() == Weights.FLOAT;
             for (double v : t.values()) {
                 if (!Double.isFinite(v)) {
                     throw new ModelException(file + ": tensor '" + t.name() + "' holds a value that is not finite");
+                }
+                if (single && !Float.isFinite((float) v)) {
+                    throw new ModelException(file + ": tensor '" + t.name() + "' holds " + v + ", beyond the range of the "
+                            + "model's float32 (" + Float.MAX_VALUE + ")");
                 }
             }
             replaced.put(t.name(), Weights.tensor(t.name(), dims, t.values(), old.getDataType()));

@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TempFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -98,7 +99,7 @@ public final class SafeTensors {
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8; // the data starts 8-byte aligned; the header is padded with spaces
         Path target = path.toAbsolutePath();
-        Path temp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".part");
+        Path temp = TempFiles.beside(target);
         try {
             try (OutputStream out = Files.newOutputStream(temp)) {
                 ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
@@ -121,7 +122,7 @@ public final class SafeTensors {
             }
             ModelFiles.publish(temp, target);
         } finally {
-            Files.deleteIfExists(temp);
+            TempFiles.delete(temp);
         }
     }
 

@@ -43,6 +43,9 @@ public final class ModelFiles {
         if (Files.isDirectory(path)) {
             throw new ModelException(path + ": is a directory, not an ONNX model");
         }
+        if (!Files.isRegularFile(path)) {
+            throw new ModelException(path + ": is not a regular file (a FIFO, device or socket), not an ONNX model");
+        }
         Onnx.ModelProto model;
         try (InputStream in = Files.newInputStream(path)) {
             CodedInputStream coded = CodedInputStream.newInstance(in);
@@ -50,6 +53,9 @@ public final class ModelFiles {
             model = Onnx.ModelProto.parseFrom(coded);
         } catch (InvalidProtocolBufferException e) {
             throw new ModelException(path + ": not a valid ONNX model (" + e.getMessage() + ")", e);
+        } catch (IllegalStateException | IllegalArgumentException | IndexOutOfBoundsException e) {
+            // protobuf's own checks on a length it read from the file (refillBuffer, negative sizes)
+            throw new ModelException(path + ": not a valid ONNX model (a damaged length field in the protobuf)", e);
         } catch (AccessDeniedException e) {
             throw new ModelException(path + ": permission denied", e);
         } catch (IOException e) {
@@ -58,7 +64,21 @@ public final class ModelFiles {
         if (!model.hasGraph() || model.getGraph().getNodeCount() == 0 || model.getIrVersion() == 0) {
             throw new ModelException(path + ": not an ONNX model (no graph or no IR version)");
         }
-        return ExternalData.load(model, path.toAbsolutePath().getParent());
+        Onnx.ModelProto loaded = ExternalData.load(model, path.toAbsolutePath().normalize().getParent());
+        ModelCheck.check(loaded, path.toString());
+        return loaded;
+    }
+
+    /** The external data files that the model file at {@code path} names (none when it names none or cannot be parsed). */
+    public static java.util.List<Path> dataFiles(Path path) {
+        return ExternalData.files(path);
+    }
+
+    /** What a written model must pass before it is moved into place (loading in ONNX Runtime, say). */
+    @FunctionalInterface
+    public interface Check {
+        /** Throws, with a message for the user, when the complete file at {@code written} is not fit to publish. */
+        void accept(Path written);
     }
 
     /**
@@ -75,6 +95,19 @@ public final class ModelFiles {
      * {@code <name>.data} beside it (ONNX files must stay under 2 GB).
      */
     public static void write(Onnx.ModelProto model, Path path, Path protect, long inlineLimit) {
+        write(model, path, protect, inlineLimit, null);
+    }
+
+    /** As {@link #write(Onnx.ModelProto, Path, Path)}; {@code check} runs on the complete file before it is moved into place. */
+    public static void write(Onnx.ModelProto model, Path path, Path protect, Check check) {
+        write(model, path, protect, ExternalData.INLINE_LIMIT, check);
+    }
+
+    /**
+     * As {@link #write(Onnx.ModelProto, Path, Path, long)}; {@code check} (null: none) runs on the
+     * complete temporary file, its data file already in place, before the model is moved into place.
+     */
+    public static void write(Onnx.ModelProto model, Path path, Path protect, long inlineLimit, Check check) {
         Path target = path.toAbsolutePath().normalize();
         if (protect != null && sameFile(target, protect.toAbsolutePath().normalize())) {
             throw new ModelException(path + ": output path is the input model; choose another with -o");
@@ -93,27 +126,32 @@ public final class ModelFiles {
             Onnx.ModelProto toWrite = model;
             if (serializedBytes(model) > inlineLimit) {
                 data = target.resolveSibling(target.getFileName() + ".data");
-                tempData = Files.createTempFile(dir, "." + data.getFileName(), ".part");
+                tempData = TempFiles.beside(data);
                 toWrite = ExternalData.store(model, tempData, data.getFileName().toString());
             }
-            temp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
+            temp = TempFiles.beside(target);
             try (OutputStream out = Files.newOutputStream(temp)) {
                 toWrite.writeTo(out);
             }
             if (tempData != null) {
+                TempFiles.register(data); // in flight until the model beside it is in place
                 publish(tempData, data);
                 tempData = null;
             }
+            if (check != null) {
+                check.accept(temp);
+            }
             publish(temp, target);
             temp = null;
+            TempFiles.done(data);
         } catch (IOException e) {
-            if (data != null && tempData == null && temp != null) {
-                deleteQuietly(data); // the data file was moved, the model was not
-            }
             throw new ModelException(path + ": cannot write (" + e.getMessage() + ")", e);
         } finally {
-            deleteQuietly(temp);
-            deleteQuietly(tempData);
+            if (data != null && tempData == null && temp != null) {
+                TempFiles.delete(data); // the data file was moved, the model was not
+            }
+            TempFiles.delete(temp);
+            TempFiles.delete(tempData);
         }
     }
 
@@ -128,17 +166,9 @@ public final class ModelFiles {
             // not a POSIX file system: keep what it gave
         }
         Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        TempFiles.done(temp);
     }
 
-    private static void deleteQuietly(Path p) {
-        if (p != null) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException ignored) {
-                // gone already, or never made
-            }
-        }
-    }
 
     private static boolean sameFile(Path a, Path b) {
         if (a.equals(b)) {

@@ -1,6 +1,7 @@
 package dev.blockterm.runtime;
 
 import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.onnx.TempFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,7 +49,8 @@ public final class ActivationCapture {
         }
         Path temp = null;
         try {
-            temp = Files.createTempFile("blockterm-capture", ".onnx");
+            temp = TempFiles.create("blockterm-capture", ".onnx");
+            TempFiles.register(temp.resolveSibling(temp.getFileName() + ".data")); // written only for a large model
             ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
             try (ModelRunner runner = new ModelRunner(temp, threads)) {
                 Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
@@ -66,12 +68,8 @@ public final class ActivationCapture {
             throw new IllegalStateException("calibration: cannot write a temporary model (" + e.getMessage() + ")", e);
         } finally {
             if (temp != null) {
-                try {
-                    Files.deleteIfExists(temp);
-                    Files.deleteIfExists(temp.resolveSibling(temp.getFileName() + ".data")); // a large model's weights
-                } catch (IOException ignored) {
-                    // a temporary file left in the temporary directory
-                }
+                TempFiles.delete(temp);
+                TempFiles.delete(temp.resolveSibling(temp.getFileName() + ".data")); // a large model's weights
             }
         }
     }

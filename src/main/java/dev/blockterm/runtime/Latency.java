@@ -22,7 +22,7 @@ public final class Latency {
      */
     public static double[] pairedMedianMillis(byte[] a, byte[] b, String input, long[] shape, int threads, int warmup,
                                               int runs) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = NativeLibraries.environment();
         float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (p, q) -> p * q))];
         Random random = new Random(3);
         for (int i = 0; i < x.length; i++) {
@@ -61,7 +61,7 @@ public final class Latency {
      * {@code shape}, after {@code warmup} runs, with {@code threads} intra-op threads.
      */
     public static double medianMillis(byte[] model, String input, long[] shape, int threads, int warmup, int runs) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = NativeLibraries.environment();
         float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b))];
         Random random = new Random(3);
         for (int i = 0; i < x.length; i++) {

@@ -27,7 +27,7 @@ public final class ModelRunner implements AutoCloseable {
     public record Input(String name, long[] shape, OnnxJavaType type) {
     }
 
-    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtEnvironment env = NativeLibraries.environment();
     private final OrtSession session;
     private final Object path; // the file, or a label for a model held in memory
 
@@ -52,6 +52,26 @@ public final class ModelRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Throws, naming {@code name}, when ONNX Runtime cannot load the model file at {@code path}: the
+     * last check on a written model before it is moved into place.
+     */
+    public static void requireLoads(Path path, String name) {
+        OrtEnvironment env = NativeLibraries.environment();
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(1);
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+            options.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // the exception says why
+            try (OrtSession session = env.createSession(path.toString(), options)) {
+                session.getNumInputs();
+            }
+        } catch (OrtException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+            throw new IllegalArgumentException(name + ": the model written does not load in ONNX Runtime, so it was not "
+                    + "kept (" + message.replace(path.toString(), name) + ")", e);
+        }
+    }
+
     public List<Input> inputs() {
         List<Input> out = new ArrayList<>();
         try {
@@ -70,23 +90,71 @@ public final class ModelRunner implements AutoCloseable {
         return new ArrayList<>(session.getOutputNames());
     }
 
-    /** Runs the model; returns every output that is a tensor, as float arrays with shapes. */
-    public Map<String, NpyArray> run(Map<String, NpyArray> feeds) {
+    /** Inputs converted once and fed to many runs (the ones a run does not override); closed by the caller. */
+    public final class Prepared implements AutoCloseable {
+        private final Map<String, OnnxTensor> tensors;
+
+        private Prepared(Map<String, OnnxTensor> tensors) {
+            this.tensors = tensors;
+        }
+
+        @Override
+        public void close() {
+            tensors.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    /** These inputs as ONNX Runtime tensors, to feed to many runs. */
+    public Prepared prepare(Map<String, NpyArray> feeds) {
         Map<String, OnnxTensor> tensors = new HashMap<>();
         try {
-            Map<String, OnnxJavaType> types = new HashMap<>();
-            for (Input in : inputs()) {
-                types.put(in.name(), in.type());
-            }
+            Map<String, OnnxJavaType> types = types();
             for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
-                OnnxJavaType type = types.get(e.getKey());
-                if (type == null) {
-                    throw new IllegalArgumentException(path + ": the model has no input named '" + e.getKey() + "'");
-                }
-                tensors.put(e.getKey(), tensor(e.getValue(), type));
+                tensors.put(e.getKey(), tensor(e.getValue(), typeOf(types, e.getKey())));
+            }
+            return new Prepared(tensors);
+        } catch (OrtException | RuntimeException e) {
+            tensors.values().forEach(OnnxTensor::close);
+            throw e instanceof RuntimeException r ? r
+                    : new IllegalArgumentException(path + ": ONNX Runtime failed (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private Map<String, OnnxJavaType> types() {
+        Map<String, OnnxJavaType> types = new HashMap<>();
+        for (Input in : inputs()) {
+            types.put(in.name(), in.type());
+        }
+        return types;
+    }
+
+    private OnnxJavaType typeOf(Map<String, OnnxJavaType> types, String name) {
+        OnnxJavaType type = types.get(name);
+        if (type == null) {
+            throw new IllegalArgumentException(path + ": the model has no input named '" + name + "'");
+        }
+        return type;
+    }
+
+    /** Runs the model; returns every output that is a tensor, as float arrays with shapes. */
+    public Map<String, NpyArray> run(Map<String, NpyArray> feeds) {
+        return run(feeds, null);
+    }
+
+    /** Runs the model on {@code feeds} and, for the inputs they do not name, the prepared ones. */
+    public Map<String, NpyArray> run(Map<String, NpyArray> feeds, Prepared fixed) {
+        Map<String, OnnxTensor> tensors = new HashMap<>();
+        try {
+            Map<String, OnnxJavaType> types = types();
+            for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
+                tensors.put(e.getKey(), tensor(e.getValue(), typeOf(types, e.getKey())));
+            }
+            Map<String, OnnxTensor> all = new HashMap<>(tensors);
+            if (fixed != null) {
+                fixed.tensors.forEach(all::putIfAbsent);
             }
             Map<String, NpyArray> out = new LinkedHashMap<>();
-            try (OrtSession.Result result = session.run(tensors)) {
+            try (OrtSession.Result result = session.run(all)) {
                 for (Map.Entry<String, OnnxValue> e : result) {
                     if (e.getValue() instanceof OnnxTensor t) {
                         out.put(e.getKey(), values(t));

@@ -27,7 +27,7 @@ public final class Verification {
      * How close one output of a compressed model is to the original's: relative error
      * {@code ||a - b|| / ||a||}, the mean and least cosine similarity of the vectors along the last
      * axis (one per row of a {@code rows x features} output, one per position of a token-level one),
-     * and top-1 agreement (argmax over the last axis).
+     * and top-1 agreement (argmax over the last axis; for outputs of rank 2, {@code rows x classes}, only).
      */
     public record OutputQuality(String name, double relativeError, double meanCosine, double minCosine,
                                 double top1Agreement) {
@@ -64,8 +64,9 @@ public final class Verification {
             sum += c1;
             min = Math.min(min, c1);
         }
+        // top-1 agreement means something for class scores (rows x classes), not for token-level or embedding features
         return new OutputQuality(name, c.relativeError(), rows == 0 ? Double.NaN : sum / rows, min,
-                width < 2 ? Double.NaN : c.top1Agreement());
+                width < 2 || shape.length != 2 ? Double.NaN : c.top1Agreement());
     }
 
     /**

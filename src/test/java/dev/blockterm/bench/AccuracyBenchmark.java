@@ -60,7 +60,8 @@ public final class AccuracyBenchmark {
             cases.removeIf(c -> !only.contains(c.name()));
         }
         List<Target> targets = List.of(new Target.Default(), new Target.Ratio(2), new Target.Ratio(4),
-                new Target.Ratio(10), new Target.MaxOutputError(0.01, false), new Target.MaxOutputError(0.05, false),
+                new Target.Ratio(10), new Target.MaxOutputError(0.01, false), new Target.MaxOutputError(0.02, false),
+                new Target.MaxOutputError(0.03, false), new Target.MaxOutputError(0.05, false),
                 new Target.LayerRatio(2), new Target.LayerRatio(4), new Target.LayerRatio(10));
         String wanted = System.getenv("TARGETS"); // e.g. "default;--ratio 2"
         if (wanted != null) {

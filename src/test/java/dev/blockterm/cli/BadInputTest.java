@@ -28,7 +28,7 @@ class BadInputTest {
     Path dir;
 
     private void assertRefused(Path input, Path output, String expected, String... extra) throws IOException {
-        byte[] before = Files.exists(input) ? Files.readAllBytes(input) : null;
+        byte[] before = Files.isRegularFile(input) ? Files.readAllBytes(input) : null;
         String[] args = Stream.concat(Stream.of("compress", input.toString(), "-o", output.toString(), "-q"),
                 Arrays.stream(extra)).toArray(String[]::new);
         CliRun run = CliRun.of(args);
@@ -148,5 +148,92 @@ class BadInputTest {
         assertEquals(2, run.code());
         CliRun unknown = CliRun.of("compress", "x.onnx", "-o", "y.onnx", "--no-such-option");
         assertEquals(2, unknown.code());
+    }
+
+    @Test
+    void usageErrorsPrintTheErrorAndAHintNotTheWholeUsage() {
+        CliRun run = CliRun.of("compress", "x.onnx", "-o", "y.onnx", "--no-such-option");
+        assertEquals(2, run.code());
+        List<String> lines = run.err().lines().toList();
+        assertEquals(2, lines.size(), run.err());
+        assertTrue(lines.get(0).contains("--no-such-option"), run.err());
+        assertEquals("Try 'blockterm compress --help' for more information.", lines.get(1));
+        CliRun missing = CliRun.of("verify");
+        assertEquals(2, missing.code());
+        assertEquals("Try 'blockterm verify --help' for more information.", missing.err().lines().reduce((a, b) -> b).orElseThrow());
+    }
+
+    @Test
+    void aFifoAsTheModelIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("pipe.onnx");
+        Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "no mkfifo");
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                () -> assertRefused(fifo, dir.resolve("out.onnx"), "not a regular file"));
+    }
+
+    @Test
+    void aConvWithStrideZeroIsRefusedBeforeOnnxRuntimeRunsIt() throws IOException {
+        Onnx.ModelProto conv = TinyModels.conv(32, 16, new int[] {3, 3}, 12, null,
+                List.of(TinyModels.intsAttr("strides", 0, 1)));
+        Path p = dir.resolve("conv.onnx");
+        ModelFiles.write(conv, p, null);
+        assertRefused(p, dir.resolve("out.onnx"), "node 'conv' (Conv): attribute strides = [0, 1]", "--min-params", "16");
+        CliRun verify = CliRun.of("verify", p.toString(), p.toString());
+        assertEquals(1, verify.code());
+        assertEquals(1, verify.err().lines().count(), verify.err());
+    }
+
+    @Test
+    void aNanBiasOrAlphaIsRefused() throws IOException {
+        Path p = dir.resolve("gemm.onnx");
+        ModelFiles.write(TinyModels.gemm(64, 64, Float.NaN, 1, 13), p, null);
+        assertRefused(p, dir.resolve("out.onnx"), "alpha = NaN");
+        Onnx.ModelProto dense = TinyModels.gemm(64, 64, 1, 1, 13);
+        Onnx.GraphProto.Builder g = dense.getGraph().toBuilder();
+        double[] bias = new double[64];
+        bias[3] = Double.NEGATIVE_INFINITY;
+        g.setInitializer(1, Weights.tensor("c", new long[] {1, 64}, bias, Weights.FLOAT));
+        ModelFiles.write(dense.toBuilder().setGraph(g).build(), p, null);
+        assertRefused(p, dir.resolve("out.onnx"), "initializer 'c': non-finite value -Infinity at index 3");
+    }
+
+    @Test
+    void outputsThatWouldDestroyTheInputOrEachOther() throws IOException {
+        Path model = dir.resolve("m.onnx");
+        ModelFiles.write(ModelFiles.read(CompressEndToEndTest.MLP), model, null, 0);
+        Path data = dir.resolve("m.onnx.data");
+        byte[] dataBefore = Files.readAllBytes(data);
+        CliRun onData = CliRun.of("compress", model.toString(), "-o", data.toString(), "-q");
+        assertEquals(1, onData.code());
+        assertTrue(onData.err().contains("is an input file") && onData.err().lines().count() == 1, onData.err());
+        assertRefused(model, dir.resolve("out.onnx"), "is an input file", "--report", data.toString());
+        assertRefused(model, dir.resolve("out.onnx"), "is an input file", "--factors", data.toString());
+        assertArrayEquals(dataBefore, Files.readAllBytes(data));
+        Path out = dir.resolve("out.onnx");
+        assertRefused(model, out, "named twice", "--report", out.toString());
+        assertRefused(model, out, "named twice", "--factors", dir.resolve("./out.onnx").toString());
+        assertRefused(model, out, "is a directory", "--report", Files.createDirectory(dir.resolve("r.json")).toString());
+        assertRefused(model, out, "not a regular file", "--report", "/dev/null");
+    }
+
+    @Test
+    void calibrationWithoutRows() throws IOException {
+        Path empty = dir.resolve("empty.npy");
+        new dev.blockterm.runtime.NpyArray(new long[] {0, 64}, new double[0], "<f4").write(empty);
+        assertRefused(copyOfMlp(), dir.resolve("out.onnx"), "--calibration: " + empty + " holds no rows",
+                "--calibration", empty.toString());
+    }
+
+    @Test
+    void outOfMemoryIsOneLineSayingWhatToDo() throws Exception {
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(javaBin.toString(), "-Xmx16m", "-cp", System.getProperty("java.class.path"),
+                "dev.blockterm.cli.Main", "compress", CompressEndToEndTest.MLP.toString(), "-o", dir.resolve("o.onnx").toString(),
+                "-q", "--no-latency-check").redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), err);
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.contains("out of memory") && err.contains("BLOCKTERM_JAVA_OPTS"), err);
     }
 }

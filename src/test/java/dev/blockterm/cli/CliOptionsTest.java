@@ -99,6 +99,10 @@ class CliOptionsTest {
             assertEquals(1, zero.code(), flag + " 0 is refused, not read as absent");
             assertTrue(zero.err().contains(flag) || zero.err().contains(flag.substring(2).replace('-', ' ')), zero.err());
         }
+        CliRun none = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--layers", "no-such-layer");
+        assertEquals(1, none.code());
+        assertTrue(none.err().contains("matches none of its 3 candidate layers"), none.err());
+        assertTrue(!java.nio.file.Files.exists(dir.resolve("x.onnx")));
         CliRun mixed = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--rank", "8");
         assertEquals(1, mixed.code());
         assertTrue(mixed.err().contains("apply to --layer-ratio and explicit ranks"), mixed.err());

@@ -147,6 +147,24 @@ class TargetsTest {
     }
 
     @Test
+    void namesLikeOursInTheInputStayUnique() {
+        Onnx.ModelProto mlp = ModelFiles.read(MLP);
+        // a valid model that already holds initializers named as ours would be
+        Onnx.ModelProto model = mlp.toBuilder().setGraph(mlp.getGraph().toBuilder()
+                .addInitializer(Weights.tensor("/2/Gemm.tt.core0", new long[] {2}, new double[] {1, 2}, Weights.FLOAT))
+                .addInitializer(Weights.tensor("/2/Gemm.tt.core1", new long[] {1}, new double[] {3}, Weights.FLOAT)))
+                .build();
+        Compressor.Result r = new Compressor(options(new Target.Ratio(3)), m -> { }).compress(model, "mlp");
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Onnx.TensorProto t : r.model().getGraph().getInitializerList()) {
+            assertTrue(names.add(t.getName()), "duplicate initializer " + t.getName());
+        }
+        assertTrue(names.contains("/2/Gemm.tt.core0") && names.contains("/2/Gemm.tt.core0_1"), names.toString());
+        Map<String, NpyArray> test = Map.of("input", NpyArray.read(Path.of("testdata/digits_x.npy")));
+        assertTrue(outputError(mlp, r.model(), test) < 0.5, "it loads and runs");
+    }
+
+    @Test
     void sameSeedSameBytes() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
         byte[] a = new Compressor(options(new Target.Ratio(3)), m -> { }).compress(model, "mlp").model().toByteArray();

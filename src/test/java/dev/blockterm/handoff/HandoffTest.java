@@ -164,6 +164,32 @@ class HandoffTest {
     }
 
     @Test
+    void aValueBeyondTheModelsFloat32IsRefused() throws Exception {
+        SafeTensors st = SafeTensors.read(factors);
+        SafeTensors.Tensor first = st.tensors().get(0);
+        double[] v = first.values();
+        v[0] = 1e300; // a float64 value that would become Inf in float32
+        Path huge = dir.resolve("huge.safetensors");
+        new SafeTensors(st.metadata(), List.of(new SafeTensors.Tensor(first.name(), "F64", first.shape(), v))).write(huge);
+        Path out = dir.resolve("out.onnx");
+        CliRun run = CliRun.of("import-factors", compressed.toString(), huge.toString(), "-o", out.toString());
+        assertEquals(1, run.code(), run.out());
+        assertEquals(1, run.err().lines().count(), run.err());
+        assertTrue(run.err().contains("'" + first.name() + "' holds 1.0E300, beyond the range of the model's float32"), run.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void importFactorsNeverOverwritesItsInputs() {
+        Path out = dir.resolve("out.onnx");
+        CliRun onFactors = CliRun.of("import-factors", compressed.toString(), factors.toString(), "-o", factors.toString());
+        assertEquals(1, onFactors.code());
+        assertTrue(onFactors.err().contains("is an input file (" + factors), onFactors.err());
+        assertEquals(1, onFactors.err().lines().count(), onFactors.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void thePyTorchLayerComputesWhatOnnxRuntimeComputes() throws Exception {
         Map<String, NpyArray> feeds = Map.of("input", NpyArray.read(X));
         String in = MLP.toString();
@@ -172,6 +198,9 @@ class HandoffTest {
                 .findFirst().orElseThrow().getInput(0);
         String y = output(MLP, "/2/Gemm");
         Map<String, NpyArray> captured = ActivationCapture.capture(model, List.of(x, y), feeds, 1);
+        List<String> missing = missingPythonModules("numpy", "torch");
+        Assumptions.assumeTrue(missing.isEmpty(), "/usr/bin/python3 lacks the module(s) " + missing
+                + " (Debian's python3-numpy, python3-torch): the PyTorch handoff is not checked");
         Path xFile = dir.resolve("x.npy");
         Path yFile = dir.resolve("y.npy");
         new NpyArray(captured.get(x).shape(), captured.get(x).values(), "<f4").write(xFile);
@@ -200,6 +229,24 @@ class HandoffTest {
             norm += expected[i] * expected[i];
         }
         assertTrue(Math.sqrt(diff / norm) < 1e-5, "relative difference " + Math.sqrt(diff / norm) + " (" + in + ")");
+    }
+
+    /** The modules {@code /usr/bin/python3} cannot import (all of them when there is no such python). */
+    static List<String> missingPythonModules(String... modules) throws InterruptedException {
+        String probe = "import importlib.util, sys\n"
+                + "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))";
+        List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", "-c", probe));
+        command.addAll(List.of(modules));
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                return List.of(modules);
+            }
+            return out.isEmpty() ? List.of() : List.of(out.split(" "));
+        } catch (java.io.IOException e) {
+            return List.of(modules); // no /usr/bin/python3
+        }
     }
 
     private static String output(Path model, String node) {

@@ -71,4 +71,76 @@ class ExternalDataTest {
         ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, () -> ModelFiles.read(external));
         assertTrue(e.getMessage().contains("cannot read external data"), e.getMessage());
     }
+
+    /** The MLP with its weights in m.onnx.data, the entries of every external tensor changed by {@code change}. */
+    private Path external(java.util.function.BiFunction<String, String, String> change) throws Exception {
+        Path model = dir.resolve("m.onnx");
+        ModelFiles.write(ModelFiles.read(CompressEndToEndTest.MLP), model, null, 0);
+        Onnx.ModelProto m = Onnx.ModelProto.parseFrom(Files.readAllBytes(model));
+        Onnx.GraphProto.Builder g = m.getGraph().toBuilder();
+        for (int i = 0; i < g.getInitializerCount(); i++) {
+            Onnx.TensorProto.Builder t = g.getInitializer(i).toBuilder();
+            java.util.List<Onnx.StringStringEntryProto> entries = new java.util.ArrayList<>(t.getExternalDataList());
+            t.clearExternalData();
+            for (Onnx.StringStringEntryProto e : entries) {
+                String v = change.apply(e.getKey(), e.getValue());
+                if (v != null) {
+                    t.addExternalData(e.toBuilder().setValue(v));
+                }
+            }
+            g.setInitializer(i, t);
+        }
+        Files.write(model, m.toBuilder().setGraph(g).build().toByteArray());
+        return model;
+    }
+
+    private static void assertRefused(Path model, String expected) {
+        ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, () -> ModelFiles.read(model));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    }
+
+    @Test
+    void locationsOutsideTheModelsFolderAreRefused() throws Exception {
+        Path secret = Files.writeString(dir.getParent().resolve("blockterm-secret-" + System.nanoTime()), "x".repeat(300_000));
+        try {
+            assertRefused(external((k, v) -> k.equals("location") ? "../" + secret.getFileName() : v), "outside the model's folder");
+            assertRefused(external((k, v) -> k.equals("location") ? "../../../../../../etc/passwd" : v), "outside the model's folder");
+            assertRefused(external((k, v) -> k.equals("location") ? secret.toString() : v), "absolute path");
+            Files.createSymbolicLink(dir.resolve("link.data"), secret);
+            assertRefused(external((k, v) -> k.equals("location") ? "link.data" : v), "(a symbolic link)");
+        } finally {
+            Files.delete(secret);
+        }
+    }
+
+    @Test
+    void aFifoAsDataIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("pipe.data");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mk.waitFor() == 0, "no mkfifo");
+        Path model = external((k, v) -> k.equals("location") ? "pipe.data" : v);
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20),
+                () -> assertRefused(model, "is not a regular file"));
+    }
+
+    @Test
+    void withoutLengthTheTensorsOwnSizeIsRead() throws Exception {
+        Path model = external((k, v) -> k.equals("length") ? null : v); // valid ONNX: every tensor ends where its size says
+        Onnx.ModelProto inline = ModelFiles.read(CompressEndToEndTest.MLP);
+        Onnx.ModelProto loaded = ModelFiles.read(model);
+        for (Onnx.TensorProto t : inline.getGraph().getInitializerList()) {
+            assertEquals(t.getRawData(), Graphs.initializers(loaded.getGraph()).get(t.getName()).getRawData(), t.getName());
+        }
+    }
+
+    @Test
+    void badOffsetsAndLengths() throws Exception {
+        assertRefused(external((k, v) -> k.equals("offset") ? "abc" : v), "offset 'abc' is not a whole number");
+        assertRefused(external((k, v) -> k.equals("length") ? "12x" : v), "length '12x' is not a whole number");
+        assertRefused(external((k, v) -> k.equals("offset") ? "-4" : v), "offset -4 is negative");
+        assertRefused(external((k, v) -> k.equals("offset") ? "9223372036854775000" : v), "holds");
+        assertRefused(external((k, v) -> k.equals("length") ? "7" : v), "external data length 7 bytes");
+        assertRefused(external((k, v) -> k.equals("location") ? "absent.data" : v), "cannot read external data");
+    }
 }
