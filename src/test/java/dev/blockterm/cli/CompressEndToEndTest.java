@@ -93,7 +93,7 @@ public class CompressEndToEndTest {
         double original = Double.parseDouble(cells[cells.length - 2]);
         double compressed = Double.parseDouble(cells[cells.length - 1]);
         assertTrue(original > 0.95 && compressed > original - 0.05, row);
-        CliRun inspect = CliRun.of("inspect", "models/digits_cnn.onnx");
+        CliRun inspect = CliRun.of("inspect", "models/digits_cnn.onnx", "--blocks", "4");
         assertTrue(inspect.out().contains("1x1 -> grouped -> 1x1"), inspect.out());
     }
 
