@@ -3,6 +3,7 @@ package dev.blockterm.cli;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Calibration;
 import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.Provenance;
 import dev.blockterm.compress.Target;
 import java.util.List;
 import dev.blockterm.compress.FormatComparison;
@@ -52,20 +53,10 @@ final class InspectCommand implements Callable<Integer> {
         CompressionOptions options = fit.build();
         Onnx.ModelProto m = ModelFiles.read(model);
         PrintWriter out = spec.commandLine().getOut();
-        String table = null;
-        String version = null;
-        String used = null;
-        for (Onnx.StringStringEntryProto e : m.getMetadataPropsList()) {
-            switch (e.getKey()) {
-                case Compressor.META_TABLE -> table = e.getValue();
-                case Compressor.META_VERSION -> version = e.getValue();
-                case Compressor.META_OPTIONS -> used = e.getValue();
-                default -> { }
-            }
-        }
-        if (table != null) {
-            out.println(model + ": compressed by blockterm " + version + " with " + used);
-            out.print(table);
+        Provenance.Recorded recorded = Provenance.read(m);
+        if (recorded != null) {
+            out.println(model + ": compressed by blockterm " + recorded.version() + " with " + recorded.options());
+            out.print(recorded.table());
         } else if (options.target().usesCurves() || options.target() instanceof Target.Default) {
             // decided as compress decides (the curves are one eigendecomposition per layer; a quality target runs the model)
             Calibration data = calibration == null || calibration.isEmpty() ? null

@@ -1,16 +1,24 @@
 package dev.blockterm.cli;
 
-import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.Provenance;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code blockterm}: compress dense ONNX models with block-term tensor decompositions. */
-@Command(name = "blockterm", mixinStandardHelpOptions = true, version = "blockterm " + Compressor.VERSION,
+@Command(name = "blockterm", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Compresses the fully connected layers of ONNX models with block-term tensor decompositions.",
         subcommands = {CompressCommand.class, InspectCommand.class, VerifyCommand.class,
             ImportFactorsCommand.class})
 public final class Main implements Runnable {
+
+    /** The version the build recorded. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"blockterm " + Provenance.version()};
+        }
+    }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -138,24 +138,4 @@ final class Assembly {
         return Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto.newBuilder()
                 .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(t.getDataType()).setShape(shape))).build();
     }
-
-    static Onnx.ModelProto withProvenance(Onnx.ModelProto model, CompressionReport report) {
-        Onnx.ModelProto.Builder b = model.toBuilder();
-        List<Onnx.StringStringEntryProto> kept = new ArrayList<>();
-        for (Onnx.StringStringEntryProto e : model.getMetadataPropsList()) {
-            if (!e.getKey().startsWith("blockterm.")) {
-                kept.add(e);
-            }
-        }
-        b.clearMetadataProps().addAllMetadataProps(kept);
-        b.addMetadataProps(entry(Compressor.META_VERSION, Compressor.VERSION));
-        b.addMetadataProps(entry(Compressor.META_OPTIONS, report.options()));
-        b.addMetadataProps(entry(Compressor.META_REPORT, Json.of(report)));
-        b.addMetadataProps(entry(Compressor.META_TABLE, report.table()));
-        return b.build();
-    }
-
-    private static Onnx.StringStringEntryProto entry(String key, String value) {
-        return Onnx.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
-    }
 }

@@ -42,13 +42,8 @@ import onnx.Onnx;
 /** Compresses every eligible fully connected layer of a model. */
 public final class Compressor {
 
-    public static final String VERSION = "0.1.0";
     /** The oldest default-domain opset whose models are rewritten. */
     public static final long MIN_OPSET = 7;
-    public static final String META_VERSION = "blockterm.version";
-    public static final String META_OPTIONS = "blockterm.options";
-    public static final String META_REPORT = "blockterm.report";
-    public static final String META_TABLE = "blockterm.table";
 
     /**
      * The compressed model and what was done.
@@ -86,7 +81,6 @@ public final class Compressor {
     private final CompressionOptions options;
     private final Consumer<String> progress;
     private final Calibration calibration;
-    private Calibration fittingData; // the calibration rows the per-layer fits use (the held-out ones excluded)
 
     public Compressor(CompressionOptions options, Consumer<String> progress) {
         this(options, progress, null);
@@ -171,7 +165,7 @@ public final class Compressor {
             outcomes = curves.outcomes(decision.ranks(), target instanceof Target.MaxError ? decision.selection() : null);
             searched = decision.selection();
         } else {
-            outcomes = fitEachLayer(model, layers, convs, stored, inits, fitting);
+            outcomes = new PerLayerFits(this, fitting).fit(model, layers, convs, stored, inits);
         }
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
@@ -241,12 +235,12 @@ public final class Compressor {
             progress.accept("running the original and the compressed model on " + probe.inputs());
             quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out), goal);
         }
-        CompressionReport draft = new CompressionReport(modelName, VERSION, options.describe(), reports,
+        CompressionReport draft = new CompressionReport(modelName, Provenance.version(), options.describe(), reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0, quality);
-        Onnx.ModelProto withMeta = Assembly.withProvenance(out, draft.withoutTimings());
+        Onnx.ModelProto withMeta = Provenance.record(out, draft.withoutTimings());
         // the provenance is part of the file: measure the size with it (the file records no timings and no sizes,
         // so the same input, options and seed give the same bytes)
-        CompressionReport report = new CompressionReport(modelName, VERSION, options.describe(), reports,
+        CompressionReport report = new CompressionReport(modelName, Provenance.version(), options.describe(), reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input),
                 ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
         return new Result(withMeta, report, fits, factored, rewritten);
@@ -336,53 +330,6 @@ public final class Compressor {
         return Assembly.rebuild(model, replacements, replaced, rebuilt);
     }
 
-    /** Per-layer targets: every layer fitted alone, every layout tried (and sequential calibration where asked). */
-    private List<LayerOutcome> fitEachLayer(Onnx.ModelProto model, List<LinearLayer> layers, List<ConvLayer> convs,
-                                            List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits,
-                                            Calibration fitting) {
-        List<LinearLayer> calibrated = layers.stream()
-                .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
-        if (fitting != null && !options.sequential()) {
-            progress.accept("capturing the layers' inputs on the calibration data");
-            fitting.capture(model, calibrated);
-        }
-        this.fittingData = fitting;
-        List<Callable<LayerOutcome>> tasks = new ArrayList<>();
-        List<LayerOutcome> sequential = new ArrayList<>();
-        if (fitting != null && options.sequential()) {
-            // each layer's inputs come from the model with the layers before it already compressed
-            Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
-            Set<String> doneWeights = new HashSet<>();
-            for (LinearLayer layer : layers) {
-                if (calibrated.contains(layer)) {
-                    progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
-                    fitting.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer));
-                }
-                LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()));
-                if (o.report().compressed()) {
-                    done.put(o.nodeIndex(), o.rewrite().apply(model));
-                    doneWeights.add(o.weightName());
-                }
-                sequential.add(o);
-            }
-        } else {
-            for (LinearLayer layer : layers) {
-                tasks.add(() -> fitLayer(layer, inits.get(layer.weightName())));
-            }
-        }
-        for (ConvLayer layer : convs) {
-            tasks.add(() -> fitConv(layer, inits.get(layer.weightName())));
-        }
-        for (int i = 0; i < stored.size(); i++) {
-            StoredWeight weight = stored.get(i);
-            int index = -1 - i; // rebuilt weights are computed before every node
-            tasks.add(() -> fitStored(weight, inits.get(weight.name()), index));
-        }
-        List<LayerOutcome> outcomes = new ArrayList<>(Parallel.run(tasks, options.threads()));
-        outcomes.addAll(sequential);
-        return outcomes;
-    }
-
     /** A compressed layer's factors and how they contract, for {@code --factors}. */
     private static FactoredLayer factoredLayer(Onnx.ModelProto model, LayerOutcome o, Onnx.TensorProto weight,
                                                LinearRewriter.Replacement replacement) {
@@ -468,241 +415,12 @@ public final class Compressor {
     }
 
 
-    private LayerOutcome fitLayer(LinearLayer layer, Onnx.TensorProto weight) {
-        double flopsBefore = 2.0 * layer.parameters();
-        String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
-        if (skip != null) {
-            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
-                    layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
-        }
-        Choice choice = choose(layer, Graphs.weightMatrix(layer, weight), false);
-        if (choice.attempt().best() == null) {
-            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), layer.op(),
-                    layer.weightShape(), layer.parameters(), flopsBefore, choice.denseReason(), choice.tried(),
-                    choice.seconds()));
-        }
-        LayerFit chosen = choice.attempt().best();
-        LayerReport report = choice.report(layer.name(), layer.op(), layer.weightShape(), layer.parameters(), flopsBefore,
-                choice.attempt().plan().flopsPerSample(), false);
-        return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, chosen,
-                m -> LinearRewriter.rewrite(m, layer, chosen.tensorization(), chosen.fit().model(), options.expectedBatch()),
-                new Timed(layer, null));
-    }
-
-    /**
-     * A weight stored factored and rebuilt at load: fitted as the matrix {@code rows x cols}; only
-     * the parameter count decides.
-     */
-    private LayerOutcome fitStored(StoredWeight weight, Onnx.TensorProto tensor, int index) {
-        String op = weight.label();
-        String skip = skipReason(weight.name(), weight.parameters(), weight.skipReason());
-        if (skip != null) {
-            return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
-                    weight.parameters(), 0, skip, List.of(), 0));
-        }
-        if (weight.inputWeight() && weight.dims()[0] == 1) {
-            LayerOutcome projected = fitProjection(weight, tensor, op);
-            if (projected != null) {
-                return projected;
-            }
-        }
-        Choice choice = choose(matrix(weight, index), Weights.values(tensor), true);
-        if (choice.attempt().best() == null) {
-            return LayerOutcome.dense(index, weight.name(), LayerReport.dense(weight.name(), op, weight.shape(),
-                    weight.parameters(), 0, choice.denseReason(), choice.tried(), choice.seconds()));
-        }
-        LayerFit chosen = choice.attempt().best();
-        LayerReport report = choice.report(weight.name(), op, weight.shape(), weight.parameters(), 0, 0, true);
-        return new LayerOutcome(index, weight.name(), report, chosen, m -> WeightRebuilder.rewrite(m, weight,
-                chosen.tensorization(), chosen.fit().model(), tensor.getDataType()));
-    }
-
-    /**
-     * A one-direction recurrent input weight {@code W} ({@code GH x I}) whose projection
-     * {@code X W^T} is cheaper factored than dense, identity weight counted: moved out of the op and
-     * run factored (see {@link dev.blockterm.rewrite.RecurrentProjection}); null where that does not pay.
-     */
-    private LayerOutcome fitProjection(StoredWeight weight, Onnx.TensorProto tensor, String op) {
-        int gh = (int) weight.dims()[1];
-        int in = (int) weight.dims()[2];
-        double[] w = Weights.values(tensor); // GH x I
-        double[] transposed = new double[w.length];
-        for (int r = 0; r < gh; r++) {
-            for (int c = 0; c < in; c++) {
-                transposed[c * gh + r] = w[r * in + c];
-            }
-        }
-        LinearLayer projection = new LinearLayer(weight.node(), weight.name(), op, weight.name(), in, gh, false, null);
-        long identityParams = (long) gh * gh;
-        double identityFlops = 2.0 * gh * gh;
-        Choice choice = choose(projection, transposed, false, identityParams, identityFlops);
-        if (choice.attempt().best() == null) {
-            return null;
-        }
-        LayerFit chosen = choice.attempt().best();
-        String note = "input projection X W^T moved out of the op and run factored; the op reads it with an identity W ("
-                + gh + "x" + gh + ", counted)" + (choice.selection() == null ? "" : "; " + choice.selection());
-        Choice noted = new Choice(choice.attempt(), note, choice.tried(), choice.seconds());
-        LayerReport base = noted.report(weight.name(), op, weight.shape(), weight.parameters(), 2.0 * gh * in,
-                choice.attempt().plan().flopsPerSample() + identityFlops, false);
-        LayerReport report = new LayerReport(base.name(), base.op(), base.weightShape(), true, null, base.layout(),
-                base.tensorization(), base.padded(), base.blocks(), base.ranks(), base.paramsBefore(),
-                base.paramsAfter() + identityParams, base.relativeError(), base.outputError(), base.sweeps(),
-                base.converged(), base.seconds(), base.flopsBefore(), base.flopsAfter(), base.alternatives(),
-                base.selection(), false, null);
-        return new LayerOutcome(weight.node(), weight.name(), report, chosen, m -> RecurrentProjection.rewrite(m,
-                projection, chosen.tensorization(), chosen.fit().model(), tensor.getDataType(), options.expectedBatch()));
-    }
-
-    /** A stored weight as the matrix it is fitted as. */
-    static LinearLayer matrix(StoredWeight weight, int index) {
-        return new LinearLayer(index, weight.name(), weight.label(), weight.name(), weight.rows(), weight.cols(), false,
-                null);
-    }
-
-    /** The chosen candidate for a weight matrix, or why none was. */
-    record Choice(LinearFitter.Attempt attempt, String selection, List<Alternative> tried, double seconds) {
-
-        String denseReason() {
-            String refusal = attempt.refusal();
-            if (refusal == null) {
-                return "no candidate";
-            }
-            if (refusal.startsWith("no ")) {
-                return refusal;
-            }
-            return tried.size() <= 1 ? "factored form is " + refusal
-                    : "no candidate is both smaller and cheaper to run (the first is " + refusal + ")";
-        }
-
-        LayerReport report(String name, String op, String shape, long params, double flopsBefore, double flopsAfter,
-                           boolean rebuilt) {
-            LayerFit chosen = attempt.best();
-            Tensorization tz = chosen.tensorization();
-            FitResult<?> fit = chosen.fit();
-            return new LayerReport(name, op, shape, true, null,
-                    attempt.chosen().format().label() + " " + tz.layout().label(), tz.describe(), tz.padded(),
-                    attempt.chosen().blocks(), fit.model().ranksText(), params, fit.model().parameters(),
-                    fit.relativeError(), chosen.outputError(), fit.sweeps(), fit.converged(), seconds, flopsBefore, flopsAfter, tried,
-                    selection, rebuilt, null);
-        }
-    }
-
-    /** The layer's calibration inputs, or null (stored weights are always fitted to the weights). */
-    private dev.blockterm.tensor.Matrix calibrationOf(LinearLayer layer, boolean rebuilt) {
-        return fittingData == null || rebuilt ? null : fittingData.inputs(layer.name());
-    }
-
     Consumer<String> progress() {
         return progress;
     }
 
     CompressionOptions options() {
         return options;
-    }
-
-    /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */
-    private Choice choose(LinearLayer layer, double[] w, boolean rebuilt) {
-        return choose(layer, w, rebuilt, 0, 0);
-    }
-
-    private Choice choose(LinearLayer layer, double[] w, boolean rebuilt, long overheadParams, double overheadFlops) {
-        long started = System.nanoTime();
-        LinearFitter fitter = new LinearFitter(layer, w, options, progress, rebuilt, calibrationOf(layer, rebuilt))
-                .withOverhead(overheadParams, overheadFlops);
-        LinearFitter.Attempt attempt;
-        String selection = null;
-        List<Alternative> tried = new ArrayList<>();
-        try {
-            if (options.target() instanceof Target.LayerRatio layerRatio) {
-                long budget = (long) Math.floor(layer.parameters() / layerRatio.ratio());
-                attempt = fitter.fit(Candidates.forBudget(layer.name(), layer.inputSize(), layer.outputSize(), options,
-                        budget));
-                tried.addAll(attempt.tried());
-                selection = String.format(Locale.ROOT, "--layer-ratio %.4g: the least error of %d candidates with at most "
-                        + "%d parameters", layerRatio.ratio(), attempt.tried().size(), budget);
-                if (attempt.tried().isEmpty()) {
-                    attempt = new LinearFitter.Attempt(null, null, null, List.of(), "no factored form fits "
-                            + budget + " parameters (--layer-ratio " + layerRatio.ratio() + ")");
-                }
-            } else {
-                attempt = fitter.fit(Candidates.of(layer.name(), layer.inputSize(), layer.outputSize(), options));
-                tried.addAll(attempt.tried());
-            }
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
-        }
-        return new Choice(attempt, selection, tried, (System.nanoTime() - started) / 1e9);
-    }
-
-    /**
-     * A Conv: one block term of the kernel read as {@code C_out x C_in x K}, ranks
-     * {@code (R_out, R_in, min(K, R_out R_in))}, the spatial factor folded into the core.
-     */
-    private LayerOutcome fitConv(ConvLayer layer, Onnx.TensorProto weight) {
-        double flopsBefore = layer.flopsPerPosition();
-        String skip = skipReason(layer.name(), layer.parameters(), layer.skipReason());
-        if (skip != null) {
-            return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
-                    layer.weightShape(), layer.parameters(), flopsBefore, skip, List.of(), 0));
-        }
-        long started = System.nanoTime();
-        ConvFitter fitter = new ConvFitter(layer, options);
-        Tensor kernel = ConvRewriter.tensorize(layer, Weights.values(weight));
-        String tensorization = layer.outChannels() + " x " + layer.inChannels() + " x "
-                + java.util.Arrays.stream(layer.kernel()).mapToObj(Integer::toString)
-                        .collect(java.util.stream.Collectors.joining("*"));
-        String format = options.format() == Format.TT ? "bt" : options.format().label();
-        List<ConvFitter.Setting> settings = new ArrayList<>();
-        String selection = options.format() == Format.TT ? "TT has no three-convolution form: fitted as bt" : null;
-        try {
-            if (options.target() instanceof Target.LayerRatio layerRatio) {
-                ConvFitter.Setting s = fitter.largestUnder((long) Math.floor(layer.parameters() / layerRatio.ratio()));
-                if (s != null) {
-                    settings.add(s);
-                }
-            } else {
-                settings.add(fitter.explicit());
-            }
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("layer " + layer.name() + ": " + e.getMessage(), e);
-        }
-        List<Alternative> tried = new ArrayList<>();
-        String refusal = settings.isEmpty() ? "no setting fits the target (" + options.target().describe() + ")" : null;
-        for (ConvFitter.Setting s : settings) {
-            long params = s.parameters(layer);
-            double flopsAfter = s.flops(layer);
-            String why = null;
-            if (params >= layer.parameters()) {
-                why = "not smaller (" + params + " >= " + layer.parameters() + " parameters)";
-            } else if (flopsAfter >= flopsBefore) {
-                why = String.format(Locale.ROOT, "not cheaper to run (%.0f >= %.0f FLOPs/position)", flopsAfter,
-                        flopsBefore);
-            }
-            if (why != null && !options.force()) {
-                tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
-                        Double.NaN, Double.NaN, "not fitted: " + why));
-                refusal = refusal == null ? "factored form is " + why : refusal;
-                continue;
-            }
-            progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 "
-                    + "convolutions, N=" + s.blocks() + ", ranks " + java.util.Arrays.toString(s.ranks()));
-            FitResult<BlockTerm> fit = fitter.fit(kernel, s);
-            tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
-                    fit.relativeError(), Double.NaN, ""));
-            if (options.target() instanceof Target.LayerRatio layerRatio) {
-                selection = String.format(Locale.ROOT, "--layer-ratio %.4g: the most parameters within the budget",
-                        layerRatio.ratio());
-            }
-            LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
-                    tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),
-                    Double.NaN, fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
-                    selection, false, null);
-            return new LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new LayerFit(layer.name(), null, fit, Double.NaN),
-                    m -> ConvRewriter.rewrite(m, layer, fit.model()), new Timed(null, layer));
-        }
-        return LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
-                layer.weightShape(), layer.parameters(), flopsBefore, refusal, tried, (System.nanoTime() - started) / 1e9));
     }
 
     String skipReason(String name, long parameters, String unsupported) {

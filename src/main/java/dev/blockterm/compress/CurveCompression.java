@@ -43,196 +43,12 @@ import onnx.Onnx;
  */
 final class CurveCompression {
 
-    /** A layer read as a matrix, with the way its factors replace it. */
-    private sealed interface Job permits LinearJob, ConvJob, StoredJob {
-        String name();
-
-        String op();
-
-        String shape();
-
-        int rows();
-
-        int cols();
-
-        int nodeIndex();
-
-        String weightName();
-
-        default long parameters() {
-            return (long) rows() * cols();
-        }
-
-        /** FLOPs per sample (per output position for a convolution; 0 for a weight rebuilt at load). */
-        double flops(int rank);
-
-        Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] factors);
-
-        /** The rewrite for a block term on another tensorization of the matrix; null where the kind has none. */
-        Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt);
-
-        /** FLOPs per sample of a block term on another tensorization (0 for a weight rebuilt at load). */
-        double flops(Tensorization tz, Candidates.Candidate c);
-
-        Compressor.Timed timed();
-    }
-
-    private record LinearJob(LinearLayer layer, long batch) implements Job {
-        public String name() {
-            return layer.name();
-        }
-
-        public String op() {
-            return layer.op();
-        }
-
-        public String shape() {
-            return layer.weightShape();
-        }
-
-        public int rows() {
-            return layer.inputSize();
-        }
-
-        public int cols() {
-            return layer.outputSize();
-        }
-
-        public int nodeIndex() {
-            return layer.nodeIndex();
-        }
-
-        public String weightName() {
-            return layer.weightName();
-        }
-
-        public double flops(int rank) {
-            return rank == 0 ? 2.0 * parameters() : 2.0 * rank * (rows() + cols());
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
-            return m -> LinearRewriter.rewrite(m, layer, plain(layer.inputSize(), layer.outputSize()), train(f), batch);
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
-            return m -> LinearRewriter.rewrite(m, layer, tz, bt, batch);
-        }
-
-        public double flops(Tensorization tz, Candidates.Candidate c) {
-            return LinearRewriter.plan(layer, tz, false, c.blocks(), c.ranks(), batch).flopsPerSample();
-        }
-
-        public Compressor.Timed timed() {
-            return new Compressor.Timed(layer, null);
-        }
-    }
-
-    private record ConvJob(ConvLayer layer) implements Job {
-        public String name() {
-            return layer.name();
-        }
-
-        public String op() {
-            return "Conv";
-        }
-
-        public String shape() {
-            return layer.weightShape();
-        }
-
-        public int rows() {
-            return layer.inChannels() * layer.kernelSize();
-        }
-
-        public int cols() {
-            return layer.outChannels();
-        }
-
-        public int nodeIndex() {
-            return layer.nodeIndex();
-        }
-
-        public String weightName() {
-            return layer.weightName();
-        }
-
-        public double flops(int rank) {
-            return rank == 0 ? layer.flopsPerPosition() : ConvRewriter.lowRankFlopsPerPosition(layer, rank);
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
-            return m -> ConvRewriter.rewriteLowRank(m, layer, f[0], f[1]);
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
-            return null;
-        }
-
-        public double flops(Tensorization tz, Candidates.Candidate c) {
-            return Double.POSITIVE_INFINITY;
-        }
-
-        public Compressor.Timed timed() {
-            return new Compressor.Timed(null, layer);
-        }
-    }
-
-    private record StoredJob(StoredWeight weight, int index, int dataType) implements Job {
-        public String name() {
-            return weight.name();
-        }
-
-        public String op() {
-            return weight.label();
-        }
-
-        public String shape() {
-            return weight.shape();
-        }
-
-        public int rows() {
-            return weight.rows();
-        }
-
-        public int cols() {
-            return weight.cols();
-        }
-
-        public int nodeIndex() {
-            return index;
-        }
-
-        public String weightName() {
-            return weight.name();
-        }
-
-        public double flops(int rank) {
-            return 0;
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
-            return m -> WeightRebuilder.rewrite(m, weight, plain(weight.rows(), weight.cols()), train(f), dataType);
-        }
-
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
-            return m -> WeightRebuilder.rewrite(m, weight, tz, bt, dataType);
-        }
-
-        public double flops(Tensorization tz, Candidates.Candidate c) {
-            return 0;
-        }
-
-        public Compressor.Timed timed() {
-            return null;
-        }
-    }
-
-    /** A job with its curve and its weight. */
     /** A block term on another tensorization that beats the low-rank curve at its size. */
     private record AlsPoint(Candidates.Candidate candidate, FitResult<BlockTerm> fit, double flops) {
     }
 
-    private record Fitted(Job job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
+    /** A job with its curve and its weight. */
+    private record Fitted(LayerJob job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
                           int speedCap, List<AlsPoint> als) {
         /** The curve point id of the j-th block-term point (low-rank points are their rank). */
         int alsId(int j) {
@@ -271,25 +87,25 @@ final class CurveCompression {
         this.target = target;
         this.inits = inits;
         CompressionOptions options = compressor.options();
-        List<Job> jobs = new ArrayList<>();
+        List<LayerJob> jobs = new ArrayList<>();
         for (LinearLayer l : layers) {
-            add(jobs, new LinearJob(l, options.expectedBatch()), l.skipReason(), 2.0 * l.parameters());
+            add(jobs, new LayerJob.Linear(l, options.expectedBatch()), l.skipReason(), 2.0 * l.parameters());
         }
         for (ConvLayer c : convs) {
-            add(jobs, new ConvJob(c), c.skipReason(), c.flopsPerPosition());
+            add(jobs, new LayerJob.Conv(c), c.skipReason(), c.flopsPerPosition());
         }
         for (int i = 0; i < stored.size(); i++) {
             StoredWeight w = stored.get(i);
-            add(jobs, new StoredJob(w, -1 - i, inits.get(w.name()).getDataType()), w.skipReason(), 0);
+            add(jobs, new LayerJob.Stored(w, -1 - i, inits.get(w.name()).getDataType()), w.skipReason(), 0);
         }
         List<Callable<Fitted>> tasks = new ArrayList<>();
-        for (Job job : jobs) {
+        for (LayerJob job : jobs) {
             tasks.add(() -> curve(job, inits.get(job.weightName()), calibration));
         }
         this.fitted = Parallel.run(tasks, options.threads());
     }
 
-    private void add(List<Job> jobs, Job job, String unsupported, double flops) {
+    private void add(List<LayerJob> jobs, LayerJob job, String unsupported, double flops) {
         String skip = compressor.skipReason(job.name(), job.parameters(), unsupported);
         if (skip == null) {
             jobs.add(job);
@@ -300,18 +116,18 @@ final class CurveCompression {
         skippedOutcomes.add(Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), dense));
     }
 
-    private Fitted curve(Job job, Onnx.TensorProto tensor, Calibration calibration) {
+    private Fitted curve(LayerJob job, Onnx.TensorProto tensor, Calibration calibration) {
         long started = System.nanoTime();
         compressor.progress().accept("error-versus-rank curve of " + job.name() + " (" + job.shape() + ")");
         Matrix w;
-        if (job instanceof LinearJob l) {
+        if (job instanceof LayerJob.Linear l) {
             w = new Matrix(job.rows(), job.cols(), Graphs.weightMatrix(l.layer(), tensor));
-        } else if (job instanceof ConvJob c) {
+        } else if (job instanceof LayerJob.Conv c) {
             w = ConvRewriter.lowRankMatrix(c.layer(), Weights.values(tensor));
         } else {
             w = new Matrix(job.rows(), job.cols(), Weights.values(tensor));
         }
-        Matrix x = calibration == null || !(job instanceof LinearJob) ? null : calibration.inputs(job.name());
+        Matrix x = calibration == null || !(job instanceof LayerJob.Linear) ? null : calibration.inputs(job.name());
         if (x == null) {
             LowRank curve = LowRank.of(w);
             List<AlsPoint> als = compressor.options().minSpeedup() > 0 ? List.of() : blockTerms(job, w, curve);
@@ -331,7 +147,7 @@ final class CurveCompression {
     void limitBySpeed(double minSpeedup, Function<Compressor.LayerOutcome, dev.blockterm.report.LayerLatency> timer) {
         List<Fitted> limited = new ArrayList<>();
         for (Fitted f : fitted) {
-            Job job = f.job();
+            LayerJob job = f.job();
             if (job.timed() == null || f.maxRank() == 0) {
                 limited.add(f);
                 continue;
@@ -387,8 +203,8 @@ final class CurveCompression {
      * curve too. (With calibration the curves are
      * whitened, the exact optimum of the output error for their form, and these are not tried.)
      */
-    private List<AlsPoint> blockTerms(Job job, Matrix w, LowRank curve) {
-        if (job instanceof ConvJob || Math.min(job.rows(), job.cols()) > ALS_NARROW_SIDE) {
+    private List<AlsPoint> blockTerms(LayerJob job, Matrix w, LowRank curve) {
+        if (job instanceof LayerJob.Conv || Math.min(job.rows(), job.cols()) > ALS_NARROW_SIDE) {
             return List.of();
         }
         CompressionOptions options = compressor.options();
@@ -404,7 +220,7 @@ final class CurveCompression {
         }
         List<Allowed> allowed = new ArrayList<>();
         for (Tensorization tz : layouts) {
-            if (tz.equals(plain(job.rows(), job.cols())) || tz.padded()) {
+            if (tz.equals(LayerJob.plain(job.rows(), job.cols())) || tz.padded()) {
                 continue;
             }
             UnfoldingBound bound = null;
@@ -416,7 +232,7 @@ final class CurveCompression {
                     continue;
                 }
                 double flops = job.flops(tz, c);
-                if (flops >= job.flops(0) && !(job instanceof StoredJob)) {
+                if (flops >= job.flops(0) && !(job instanceof LayerJob.Stored)) {
                     continue;
                 }
                 alsSized.incrementAndGet();
@@ -561,7 +377,7 @@ final class CurveCompression {
         Map<String, dev.blockterm.runtime.NpyArray> out = new java.util.HashMap<>();
         for (int i = 0; i < fitted.size(); i++) {
             Fitted f = fitted.get(i);
-            Job job = f.job();
+            LayerJob job = f.job();
             Matrix m;
             if (ranks[i] == 0) {
                 continue;
@@ -572,7 +388,7 @@ final class CurveCompression {
                 Matrix[] ab = f.curve().factors(ranks[i]);
                 m = ab[0].times(ab[1]);
             }
-            boolean transposed = job instanceof ConvJob || (job instanceof LinearJob l && l.layer().transposed());
+            boolean transposed = job instanceof LayerJob.Conv || (job instanceof LayerJob.Linear l && l.layer().transposed());
             Matrix stored = transposed ? m.transpose() : m;
             long[] dims = inits.get(job.weightName()).getDimsList().stream().mapToLong(Long::longValue).toArray();
             out.put(job.weightName(), new dev.blockterm.runtime.NpyArray(dims, stored.data(), "<f4"));
@@ -619,7 +435,7 @@ final class CurveCompression {
         for (int i = 0; i < fitted.size(); i++) {
             if (ranks[i] > 0) {
                 Fitted f = fitted.get(i);
-                Job job = f.job();
+                LayerJob job = f.job();
                 AlsPoint p = als(f, ranks[i]);
                 out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null, p != null
                         ? job.rewrite(p.candidate().tensorization(), p.fit().model())
@@ -636,8 +452,8 @@ final class CurveCompression {
     }
 
     private Compressor.LayerOutcome outcome(Fitted f, int rank, String selection) {
-        Job job = f.job();
-        boolean rebuilt = job instanceof StoredJob;
+        LayerJob job = f.job();
+        boolean rebuilt = job instanceof LayerJob.Stored;
         AlsPoint point = rank == 0 ? null : als(f, rank);
         if (point != null) {
             Candidates.Candidate c = point.candidate();
@@ -677,10 +493,10 @@ final class CurveCompression {
         TensorTrain model = f.curve().tensorTrain(rank);
         FitResult<TensorTrain> fit = new FitResult<>(model, new double[] {weightError}, 0, true, weightError,
                 Initialization.GREEDY, f.seconds(), 0);
-        Tensorization tz = job instanceof ConvJob ? null : plain(job.rows(), job.cols());
+        Tensorization tz = job instanceof LayerJob.Conv ? null : LayerJob.plain(job.rows(), job.cols());
         long params = (long) rank * (job.rows() + job.cols());
         String layout = f.whitened() ? "low-rank whitened" : "low-rank";
-        String tensorization = job instanceof ConvJob c ? convForm(c.layer(), rank) : job.rows() + " x " + job.cols();
+        String tensorization = job instanceof LayerJob.Conv c ? convForm(c.layer(), rank) : job.rows() + " x " + job.cols();
         LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, layout, tensorization, false,
                 1, Integer.toString(rank), job.parameters(), params, weightError, outputError, 0, true, f.seconds(),
                 job.flops(0), job.flops(rank), List.of(), selection, rebuilt, null);
@@ -690,15 +506,6 @@ final class CurveCompression {
 
     private static String convForm(ConvLayer layer, int rank) {
         return "k conv " + layer.inChannels() + "->" + rank + ", 1x1 " + rank + "->" + layer.outChannels();
-    }
-
-    static Tensorization plain(int rows, int cols) {
-        return Tensorization.inputWhole(rows, cols, 1);
-    }
-
-    static TensorTrain train(Matrix[] f) {
-        return new TensorTrain(List.of(new dev.blockterm.tensor.Tensor(new int[] {1, f[0].rows(), f[0].cols()},
-                f[0].data()), new dev.blockterm.tensor.Tensor(new int[] {f[1].rows(), f[1].cols(), 1}, f[1].data())));
     }
 
     String describeCurves() {

@@ -33,7 +33,7 @@ public final class FormatComparison {
         java.util.List<dev.blockterm.onnx.StoredWeight> stored = Graphs.storedWeights(model.getGraph(), options.weights());
         for (int i = 0; i < stored.size(); i++) {
             if (stored.get(i).skipReason() == null) {
-                matrices.add(Compressor.matrix(stored.get(i), -1 - i));
+                matrices.add(PerLayerFits.matrix(stored.get(i), -1 - i));
             }
         }
         for (LinearLayer layer : matrices) {

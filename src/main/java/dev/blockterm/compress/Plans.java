@@ -25,7 +25,7 @@ public final class Plans {
         sb.append(String.format(Locale.ROOT, "plan for %s (what compress does with these options; opset %d)%n",
                 options.target().resolve(false) instanceof Target.MaxOutputError e && e.chosenByDefault()
                         ? "the default target" : options.target().describe(), Graphs.opset(model)));
-        CompressionReport report = new CompressionReport("", Compressor.VERSION, options.describe(), layers, 0, 0, 0, 0,
+        CompressionReport report = new CompressionReport("", Provenance.version(), options.describe(), layers, 0, 0, 0, 0,
                 0, null);
         sb.append(report.rows());
         long before = layers.stream().mapToLong(LayerReport::paramsBefore).sum();

@@ -1,0 +1,216 @@
+package dev.blockterm.compress;
+
+import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.decompose.TensorTrain;
+import dev.blockterm.onnx.ConvLayer;
+import dev.blockterm.onnx.LinearLayer;
+import dev.blockterm.onnx.StoredWeight;
+import dev.blockterm.rewrite.ConvRewriter;
+import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.rewrite.WeightRebuilder;
+import dev.blockterm.tensor.Matrix;
+import dev.blockterm.tensor.Tensorization;
+import java.util.List;
+import java.util.function.Function;
+import onnx.Onnx;
+
+/**
+ * A selected layer read as a matrix {@code I x J} (what {@link CurveCompression} decides over), with
+ * the way a low-rank or block-term form of it replaces it in the graph. One kind per record.
+ */
+sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Stored {
+    String name();
+
+    String op();
+
+    String shape();
+
+    int rows();
+
+    int cols();
+
+    int nodeIndex();
+
+    String weightName();
+
+    default long parameters() {
+        return (long) rows() * cols();
+    }
+
+    /** FLOPs per sample (per output position for a convolution; 0 for a weight rebuilt at load). */
+    double flops(int rank);
+
+    Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] factors);
+
+    /** The rewrite for a block term on another tensorization of the matrix; null where the kind has none. */
+    Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt);
+
+    /** FLOPs per sample of a block term on another tensorization (0 for a weight rebuilt at load). */
+    double flops(Tensorization tz, Candidates.Candidate c);
+
+    Compressor.Timed timed();
+
+    /** A fully connected layer: its weight as it multiplies, {@code I x J}. */
+    record Linear(LinearLayer layer, long batch) implements LayerJob {
+        public String name() {
+            return layer.name();
+        }
+
+        public String op() {
+            return layer.op();
+        }
+
+        public String shape() {
+            return layer.weightShape();
+        }
+
+        public int rows() {
+            return layer.inputSize();
+        }
+
+        public int cols() {
+            return layer.outputSize();
+        }
+
+        public int nodeIndex() {
+            return layer.nodeIndex();
+        }
+
+        public String weightName() {
+            return layer.weightName();
+        }
+
+        public double flops(int rank) {
+            return rank == 0 ? 2.0 * parameters() : 2.0 * rank * (rows() + cols());
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> LinearRewriter.rewrite(m, layer, plain(layer.inputSize(), layer.outputSize()), train(f), batch);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return m -> LinearRewriter.rewrite(m, layer, tz, bt, batch);
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return LinearRewriter.plan(layer, tz, false, c.blocks(), c.ranks(), batch).flopsPerSample();
+        }
+
+        public Compressor.Timed timed() {
+            return new Compressor.Timed(layer, null);
+        }
+    }
+
+    /** A convolution: its kernel as {@code (C_in K) x C_out}; channel low rank. */
+    record Conv(ConvLayer layer) implements LayerJob {
+        public String name() {
+            return layer.name();
+        }
+
+        public String op() {
+            return "Conv";
+        }
+
+        public String shape() {
+            return layer.weightShape();
+        }
+
+        public int rows() {
+            return layer.inChannels() * layer.kernelSize();
+        }
+
+        public int cols() {
+            return layer.outChannels();
+        }
+
+        public int nodeIndex() {
+            return layer.nodeIndex();
+        }
+
+        public String weightName() {
+            return layer.weightName();
+        }
+
+        public double flops(int rank) {
+            return rank == 0 ? layer.flopsPerPosition() : ConvRewriter.lowRankFlopsPerPosition(layer, rank);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> ConvRewriter.rewriteLowRank(m, layer, f[0], f[1]);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return null;
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return Double.POSITIVE_INFINITY;
+        }
+
+        public Compressor.Timed timed() {
+            return new Compressor.Timed(null, layer);
+        }
+    }
+
+    /** A weight rebuilt at load ({@code index}: where it goes, before every node), as {@code rows x cols}. */
+    record Stored(StoredWeight weight, int index, int dataType) implements LayerJob {
+        public String name() {
+            return weight.name();
+        }
+
+        public String op() {
+            return weight.label();
+        }
+
+        public String shape() {
+            return weight.shape();
+        }
+
+        public int rows() {
+            return weight.rows();
+        }
+
+        public int cols() {
+            return weight.cols();
+        }
+
+        public int nodeIndex() {
+            return index;
+        }
+
+        public String weightName() {
+            return weight.name();
+        }
+
+        public double flops(int rank) {
+            return 0;
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> WeightRebuilder.rewrite(m, weight, plain(weight.rows(), weight.cols()), train(f), dataType);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return m -> WeightRebuilder.rewrite(m, weight, tz, bt, dataType);
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return 0;
+        }
+
+        public Compressor.Timed timed() {
+            return null;
+        }
+    }
+
+    /** The plain-matrix tensorization (input whole, one output mode). */
+    static Tensorization plain(int rows, int cols) {
+        return Tensorization.inputWhole(rows, cols, 1);
+    }
+
+    /** {@code A B} as a two-core tensor train over {@code I x J}. */
+    static TensorTrain train(Matrix[] f) {
+        return new TensorTrain(List.of(new dev.blockterm.tensor.Tensor(new int[] {1, f[0].rows(), f[0].cols()},
+                f[0].data()), new dev.blockterm.tensor.Tensor(new int[] {f[1].rows(), f[1].cols(), 1}, f[1].data())));
+    }
+}
