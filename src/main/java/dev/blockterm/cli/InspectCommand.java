@@ -61,8 +61,8 @@ final class InspectCommand implements Callable<Integer> {
             // decided as compress decides (the curves are one eigendecomposition per layer; a quality target runs the model)
             Calibration data = calibration == null || calibration.isEmpty() ? null
                     : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
-            Compressor planner = new Compressor(options, quiet ? x -> { } : x -> spec.commandLine().getErr().println(x),
-                    data);
+            // the plan is a quick look: its fitting and probing progress is not printed
+            Compressor planner = new Compressor(options, x -> { }, data);
             out.print(Plans.decided(m, options, planner.plan(m, model.toString())));
         } else {
             out.print(Plans.table(m, options));

@@ -139,7 +139,7 @@ public final class Compressor {
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
         Target target = options.target().resolve(calibration != null);
         Calibration fitting = calibration == null ? null : calibration.fitting();
-        QualityProbe probe = probe(input, calibration);
+        QualityProbe probe = probe(input, modelName, calibration);
         String searched = null;
         List<LayerOutcome> outcomes;
         if (target.usesCurves()) {
@@ -246,8 +246,20 @@ public final class Compressor {
         return new Result(withMeta, report, fits, factored, rewritten);
     }
 
-    /** The inputs the written model is measured on: held-out calibration rows, else generated ones. */
-    private QualityProbe probe(Onnx.ModelProto input, Calibration data) {
+    /**
+     * The inputs the written model is measured on: held-out calibration rows, else generated ones.
+     * A model ONNX Runtime cannot load is refused here (what it would write could not be loaded either);
+     * one that loads but cannot run on generated inputs is compressed without the comparison, saying so.
+     */
+    private QualityProbe probe(Onnx.ModelProto input, String modelName, Calibration data) {
+        if (ModelFiles.serializedBytes(input) <= QualityProbe.MAX_BYTES) {
+            try (dev.blockterm.runtime.ModelRunner loads = new dev.blockterm.runtime.ModelRunner(input.toByteArray(),
+                    modelName, 1)) {
+                // it loads: a model ONNX Runtime can run
+            } catch (IllegalArgumentException e) {
+                throw new ModelException(e.getMessage().replaceAll("\\s*\\R\\s*", " "), e);
+            }
+        }
         try {
             if (data != null) {
                 return QualityProbe.on(input, data.heldOut(), data.heldOutText(), PROBE_THREADS);

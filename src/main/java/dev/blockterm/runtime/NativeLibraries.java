@@ -44,7 +44,8 @@ final class NativeLibraries {
             }
             Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
             Set<Path> before = ortDirectories(tmp);
-            environment = OrtEnvironment.getEnvironment();
+            // warnings (an unused initializer, a fused node) are ONNX Runtime's to log, not lines on our stderr
+            environment = OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             for (Path dir : ortDirectories(tmp)) {
                 if (!before.contains(dir)) {
                     try {
