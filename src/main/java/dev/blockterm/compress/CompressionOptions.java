@@ -81,6 +81,10 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         if (minSpeedup != 0 && !(minSpeedup > 0 && minSpeedup < 1e6)) {
             throw new IllegalArgumentException("min speed-up: expected a positive number, found " + minSpeedup);
         }
+        if (minSpeedup != 0 && (target instanceof Target.Ranks || target instanceof Target.LayerRatio)) {
+            throw new IllegalArgumentException("min speed-up: applies to the targets decided on curves (the default, a "
+                    + "ratio, a budget, a max error, a max output error), not to " + target.describe());
+        }
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
     }

@@ -290,8 +290,10 @@ public final class Compressor {
         long selected = curves.selectedParameters();
         long outside = parameters(model) - selected;
         // one session with the selected weights as inputs: sensitivities and search probes feed reconstructed weights
-        try (QualityProbe.WeightFeeds feeds = probe == null ? null
-                : probe.withWeightsAsInputs(model, curves.weightNames())) {
+        // the weight-fed session serves sensitivities (with calibration) and the quality search; a size target
+        // without calibration needs neither
+        boolean runs = probe != null && (target instanceof Target.MaxOutputError || !probe.generated());
+        try (QualityProbe.WeightFeeds feeds = runs ? probe.withWeightsAsInputs(model, curves.weightNames()) : null) {
             if (feeds != null && calibration != null && !probe.generated()) {
                 progress.accept("measuring each layer's effect on the model's outputs on " + probe.inputs());
                 curves.measureSensitivity(feeds);
@@ -302,9 +304,11 @@ public final class Compressor {
                 return atSize(allocation, want, curves, String.format(Locale.ROOT, "%.4gx", r.ratio()));
             }
             if (target instanceof Target.Budget b) {
-                if (b.parameters() <= outside) {
+                long smallest = allocation.parametersAt(allocation.steps());
+                if (b.parameters() < outside + smallest) {
                     throw new IllegalArgumentException("budget: " + b.parameters() + " parameters is not reachable: the "
-                            + "layers and weights that are not compressed hold " + outside + " already");
+                            + "layers and weights that are not compressed hold " + outside + ", and the selected layers "
+                            + "at their smallest " + smallest);
                 }
                 return atSize(allocation, b.parameters() - outside, curves, b.parameters() + " parameters in the model");
             }
@@ -335,8 +339,11 @@ public final class Compressor {
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
         Set<String> replaced = new HashSet<>();
         Set<String> rebuilt = new HashSet<>();
+        Set<String> taken = Assembly.names(model);
         for (LayerOutcome o : outcomes) {
-            replacements.put(o.nodeIndex(), o.rewrite().apply(model));
+            Set<String> kept = o.nodeIndex() >= 0 ? Set.copyOf(model.getGraph().getNode(o.nodeIndex()).getOutputList())
+                    : Set.of(o.weightName());
+            replacements.put(o.nodeIndex(), Assembly.unique(o.rewrite().apply(model), taken, kept));
             (o.nodeIndex() < 0 ? rebuilt : replaced).add(o.weightName());
         }
         return Assembly.rebuild(model, replacements, replaced, rebuilt);
@@ -376,6 +383,11 @@ public final class Compressor {
                     tensors.add(stored);
                 }
             }
+        }
+        if (tz == null && d instanceof TensorTrain) { // channel low rank: factor0 the k conv (r, C_in, k...), factor1 the 1x1
+            return new FactoredLayer(r.name(), r.op(), "conv", o.weightName(), dims, "low-rank", "lowrank-conv", 1, ranks,
+                    (int) (Weights.elements(weight) / dims[0]), (int) dims[0], new int[0], new int[0], null, tensors,
+                    null, 1, false);
         }
         if (tz == null) { // a Conv: C_out x C_in x kernel, fitted as C_out x C_in x K
             return new FactoredLayer(r.name(), r.op(), "conv", o.weightName(), dims, format, "tucker2-conv", blocks,

@@ -160,7 +160,9 @@ final class CurveCompression {
                 dev.blockterm.report.LayerLatency t = timer.apply(new Compressor.LayerOutcome(job.nodeIndex(),
                         job.weightName(), null, null, job.rewrite(f.curve().factors(mid)), job.timed()));
                 if (t == null) {
-                    good = bad - 1; // cannot be timed alone: not limited
+                    compressor.progress().accept("  " + job.name() + " cannot be timed alone (its input shape is not "
+                            + "known, or it reads a computed value): not limited by the minimum speed-up");
+                    good = bad - 1;
                     break;
                 }
                 if (t.denseMillis() >= minSpeedup * t.factoredMillis()) {

@@ -69,7 +69,13 @@ final class QualityProbe {
      * dense weight, which computes the same function). Null where a weight is not float.
      */
     WeightFeeds withWeightsAsInputs(Onnx.ModelProto model, java.util.Set<String> weights) {
-        Onnx.GraphProto.Builder g = model.getGraph().toBuilder().clearInitializer();
+        // initializers may already be listed as graph inputs (required before IR 4): listed once, shaped below
+        Onnx.GraphProto.Builder g = model.getGraph().toBuilder().clearInitializer().clearInput();
+        for (Onnx.ValueInfoProto in : model.getGraph().getInputList()) {
+            if (!weights.contains(in.getName())) {
+                g.addInput(in);
+            }
+        }
         for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
             if (!weights.contains(t.getName())) {
                 g.addInitializer(t);
@@ -89,15 +95,20 @@ final class QualityProbe {
         if (ModelFiles.serializedBytes(open) > MAX_BYTES) {
             return null;
         }
-        ModelRunner runner = new ModelRunner(open.toByteArray(), "the model with its weights as inputs", threads);
-        Map<String, NpyArray> fixed = new java.util.HashMap<>(feeds);
-        for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
-            if (weights.contains(t.getName())) {
-                long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
-                fixed.put(t.getName(), new NpyArray(dims, dev.blockterm.onnx.Weights.values(t), "<f4"));
-            }
+        ModelRunner runner;
+        try {
+            runner = new ModelRunner(open.toByteArray(), "the model with its weights as inputs", threads);
+        } catch (IllegalArgumentException e) {
+            return null; // the probes then assemble each candidate
         }
         try {
+            Map<String, NpyArray> fixed = new java.util.HashMap<>(feeds);
+            for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
+                if (weights.contains(t.getName())) {
+                    long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+                    fixed.put(t.getName(), new NpyArray(dims, dev.blockterm.onnx.Weights.values(t), "<f4"));
+                }
+            }
             return new WeightFeeds(runner, runner.prepare(fixed));
         } catch (RuntimeException e) {
             runner.close();

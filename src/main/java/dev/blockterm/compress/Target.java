@@ -52,7 +52,10 @@ public sealed interface Target {
         }
     }
 
-    /** Per layer: the fewest parameters with relative weight error at most {@code error}. */
+    /**
+     * Per layer: the fewest parameters with relative error at most {@code error}, of the weight, or of
+     * the layer's output on the calibration inputs (damped) where they were given.
+     */
     record MaxError(double error) implements Target {
         public MaxError {
             requireFraction("max error", error);
@@ -60,7 +63,7 @@ public sealed interface Target {
 
         @Override
         public String describe() {
-            return String.format(Locale.ROOT, "relative weight error at most %.4g in every layer", error);
+            return String.format(Locale.ROOT, "relative error at most %.4g in every layer", error);
         }
     }
 

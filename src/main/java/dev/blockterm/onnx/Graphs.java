@@ -287,8 +287,13 @@ public final class Graphs {
             }
             g.addInitializer(value.getT().toBuilder().setName(node.getOutput(0)).build());
             if (model.getIrVersion() < 4) {
+                Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+                for (long d : value.getT().getDimsList()) {
+                    shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+                }
                 g.addInput(Onnx.ValueInfoProto.newBuilder().setName(node.getOutput(0)).setType(Onnx.TypeProto.newBuilder()
-                        .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(value.getT().getDataType()))));
+                        .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(value.getT().getDataType())
+                                .setShape(shape))));
             }
             changed = true;
         }

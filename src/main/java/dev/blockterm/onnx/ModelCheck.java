@@ -41,6 +41,12 @@ public final class ModelCheck {
     private ModelCheck() {
     }
 
+    private static void shapeGiven(Onnx.ValueInfoProto v, String where) {
+        if (v.getType().hasTensorType() && !v.getType().getTensorType().hasShape()) {
+            throw new ModelException(where + " has a tensor type without a shape (the ONNX checker requires one)");
+        }
+    }
+
     /** Throws a {@link ModelException} naming {@code file} and what is wrong; returns when the model is sound. */
     public static void check(Onnx.ModelProto model, String file) {
         if (model.getIrVersion() < 3 || model.getIrVersion() > MAX_IR_VERSION) {
@@ -75,6 +81,21 @@ public final class ModelCheck {
         for (Onnx.ValueInfoProto in : graph.getInputList()) {
             defined.add(in.getName());
             inputs.put(in.getName(), in);
+        }
+        if (model.getIrVersion() < 4) {
+            for (String name : inits.keySet()) {
+                if (!inputs.containsKey(name)) {
+                    throw new ModelException(file + ": IR version " + model.getIrVersion() + " requires every initializer "
+                            + "to be a graph input too, and '" + name + "' is not");
+                }
+            }
+        }
+        // the ONNX checker requires a shape (possibly of no dimensions) on every tensor input and output of the graph
+        for (Onnx.ValueInfoProto v : graph.getInputList()) {
+            shapeGiven(v, file + ": graph input '" + v.getName() + "'");
+        }
+        for (Onnx.ValueInfoProto v : graph.getOutputList()) {
+            shapeGiven(v, file + ": graph output '" + v.getName() + "'");
         }
         for (int i = 0; i < graph.getNodeCount(); i++) {
             Onnx.NodeProto node = graph.getNode(i);

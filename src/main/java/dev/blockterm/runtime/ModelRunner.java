@@ -229,12 +229,65 @@ public final class ModelRunner implements AutoCloseable {
                     v[i] = l.get(i);
                 }
             }
-            default -> v = new double[0];
+            case INT32 -> {
+                IntBuffer l = t.getIntBuffer();
+                v = new double[l.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = l.get(i);
+                }
+            }
+            case INT16 -> {
+                java.nio.ShortBuffer l = t.getShortBuffer();
+                v = new double[l.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = l.get(i);
+                }
+            }
+            case FLOAT16 -> {
+                java.nio.ShortBuffer l = t.getShortBuffer();
+                v = new double[l.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = halfToFloat(l.get(i));
+                }
+            }
+            case INT8, UINT8, BOOL -> {
+                java.nio.ByteBuffer l = t.getByteBuffer();
+                boolean unsigned = t.getInfo().type != OnnxJavaType.INT8;
+                v = new double[l.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = unsigned ? l.get(i) & 0xff : l.get(i);
+                }
+            }
+            default -> {
+                // a type this runner cannot read (string, bfloat16): NaN, so that no comparison takes it for a match
+                long n = 1;
+                for (long d : shape) {
+                    n *= Math.max(d, 0);
+                }
+                v = new double[(int) Math.max(1, Math.min(n, Integer.MAX_VALUE))];
+                java.util.Arrays.fill(v, Double.NaN);
+            }
         }
         if (v.length == 0 && shape.length > 0) {
             shape = new long[] {0};
         }
         return new NpyArray(shape, v, "<f8");
+    }
+
+    /** An IEEE 754 half-precision value as a float. */
+    static float halfToFloat(short h) {
+        int bits = h & 0xffff;
+        int sign = (bits & 0x8000) << 16;
+        int exponent = (bits >>> 10) & 0x1f;
+        int mantissa = bits & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
+        }
+        if (exponent == 0) {
+            float value = mantissa / 1024f / 16384f; // subnormal: mantissa x 2^-24
+            return sign == 0 ? value : -value;
+        }
+        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
     }
 
     /** Seeded N(0,1) inputs matching the model's inputs, dynamic dimensions set to {@code batch}. */

@@ -164,6 +164,25 @@ class TargetsTest {
         assertTrue(outputError(mlp, r.model(), test) < 0.5, "it loads and runs");
     }
 
+    /** Initializers also listed as graph inputs (required before IR 4, and PyTorch's keep_initializers_as_inputs). */
+    @Test
+    void weightsListedAsGraphInputsAreCompressedAndMeasured() {
+        Onnx.ModelProto mlp = ModelFiles.read(MLP);
+        Onnx.GraphProto.Builder g = mlp.getGraph().toBuilder();
+        for (Onnx.TensorProto t : mlp.getGraph().getInitializerList()) {
+            Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+            t.getDimsList().forEach(d -> shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d)));
+            g.addInput(Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto.newBuilder()
+                    .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(t.getDataType()).setShape(shape))));
+        }
+        Onnx.ModelProto model = mlp.toBuilder().setGraph(g).build();
+        Map<String, NpyArray> calibration = Map.of("input", NpyArray.read(Path.of("testdata/digits_calib_x.npy")));
+        Compressor.Result r = new Compressor(options(new Target.MaxOutputError(0.05, false)), m -> { },
+                new Calibration(calibration, 1)).compress(model, "mlp");
+        assertTrue(r.report().quality().worstRelativeError() <= 0.05, r.report().table());
+        assertTrue(r.report().modelParamsAfter() * 2 < r.report().modelParamsBefore(), r.report().table());
+    }
+
     @Test
     void sameSeedSameBytes() {
         Onnx.ModelProto model = ModelFiles.read(MLP);

@@ -75,6 +75,18 @@ class ModelCheckTest {
         assertRefused(withInitializer(TinyModels.gemm(16, 8, 1, 1, 13), "w", t -> t.clearDims().addDims(128)), "has rank 1");
     }
 
+    /** Two kinds of invalid input that the 10,000-mutant fuzz run found passing through to invalid outputs. */
+    @Test
+    void whatTheOnnxCheckerRequiresOfTheGraphsInterface() {
+        Onnx.ModelProto m = TinyModels.gemm(16, 8, 1, 1, 13);
+        assertRefused(m.toBuilder().setIrVersion(3).build(), "IR version 3 requires every initializer to be a graph input",
+                "'w' is not");
+        Onnx.GraphProto.Builder g = m.getGraph().toBuilder().clearOutput().addOutput(Onnx.ValueInfoProto.newBuilder()
+                .setName("y").setType(Onnx.TypeProto.newBuilder().setTensorType(Onnx.TypeProto.Tensor.newBuilder()
+                        .setElemType(Weights.FLOAT))));
+        assertRefused(m.toBuilder().setGraph(g).build(), "graph output 'y' has a tensor type without a shape");
+    }
+
     @Test
     void undefinedInputsAndDuplicates() {
         Onnx.ModelProto m = TinyModels.matmul3d(16, 8, 13);

@@ -100,8 +100,12 @@ public final class TinyModels {
         double[] w = weights != null ? weights : gaussian(n, 11);
         Onnx.NodeProto node = Onnx.NodeProto.newBuilder().setOpType("Conv").setName("conv").addInput("x").addInput("w")
                 .addInput("b").addOutput("y").addAllAttribute(attributes).build();
+        Onnx.TensorShapeProto.Builder yShape = Onnx.TensorShapeProto.newBuilder();
+        for (int i = 0; i < 2 + kernel.length; i++) { // [batch, C_out, spatial...], each left to the model
+            yShape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimParam("y" + i));
+        }
         Onnx.ValueInfoProto y = Onnx.ValueInfoProto.newBuilder().setName("y").setType(Onnx.TypeProto.newBuilder()
-                .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(Weights.FLOAT))).build();
+                .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(Weights.FLOAT).setShape(yShape))).build();
         return model(13, List.of(input("x", xDims)), List.of(y), List.of(node),
                 List.of(Weights.tensor("w", dims, w, Weights.FLOAT),
                         Weights.tensor("b", new long[] {cOut}, gaussian(cOut, 12), Weights.FLOAT)));
