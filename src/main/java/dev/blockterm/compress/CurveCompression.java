@@ -78,7 +78,6 @@ final class CurveCompression {
     private final Map<String, Onnx.TensorProto> inits;
     private List<Fitted> fitted;
     private double[] sensitivity; // measured: model output error per unit of the layer's own error; null: not measured
-    private final List<LayerReport> skipped = new ArrayList<>();
     private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
 
     CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
@@ -356,10 +355,6 @@ final class CurveCompression {
                     + "%.4g (rank %d)", f.job().name(), model, own, probe));
         }
         sensitivity = s;
-    }
-
-    boolean sensitivityMeasured() {
-        return sensitivity != null;
     }
 
     /** The names of the selected layers' weights (the inputs of a weight-feeding probe). */

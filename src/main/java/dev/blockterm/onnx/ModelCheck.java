@@ -83,7 +83,8 @@ public final class ModelCheck {
             inputs.put(in.getName(), in);
         }
         if (model.getIrVersion() < 4) {
-            for (String name : inits.keySet()) {
+            for (Onnx.TensorProto t : graph.getInitializerList()) { // in the file's order: the first one named
+                String name = t.getName();
                 if (!inputs.containsKey(name)) {
                     throw new ModelException(file + ": IR version " + model.getIrVersion() + " requires every initializer "
                             + "to be a graph input too, and '" + name + "' is not");
