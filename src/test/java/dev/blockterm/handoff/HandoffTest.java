@@ -233,8 +233,15 @@ class HandoffTest {
 
     /** The modules {@code /usr/bin/python3} cannot import (all of them when there is no such python). */
     static List<String> missingPythonModules(String... modules) throws InterruptedException {
-        String probe = "import importlib.util, sys\n"
-                + "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))";
+        // imported, not only found: a module that is there but does not import (a broken install) is missing too
+        String probe = "import importlib, sys\n"
+                + "def bad(m):\n"
+                + "    try:\n"
+                + "        importlib.import_module(m)\n"
+                + "        return False\n"
+                + "    except Exception:\n"
+                + "        return True\n"
+                + "print(' '.join(m for m in sys.argv[1:] if bad(m)))";
         List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", "-c", probe));
         command.addAll(List.of(modules));
         try {
