@@ -197,9 +197,7 @@ public final class Compressor {
                 reports.add(o.report());
                 continue;
             }
-            Set<String> kept = o.nodeIndex() >= 0 ? Set.copyOf(model.getGraph().getNode(o.nodeIndex()).getOutputList())
-                    : Set.of(o.weightName());
-            LinearRewriter.Replacement replacement = Assembly.unique(o.rewrite().apply(model), taken, kept);
+            LinearRewriter.Replacement replacement = Assembly.unique(o.rewrite().apply(model), taken, o.keptNames(model));
             LayerReport report = o.report();
             // timed here, one layer at a time, not while other layers are being fitted; reported, never undone:
             // speed is a constraint before the choice (minSpeedup), not a veto after it
@@ -252,19 +250,19 @@ public final class Compressor {
      * one that loads but cannot run on generated inputs is compressed without the comparison, saying so.
      */
     private QualityProbe probe(Onnx.ModelProto input, String modelName, Calibration data) {
-        if (ModelFiles.serializedBytes(input) <= QualityProbe.MAX_BYTES) {
-            try (dev.blockterm.runtime.ModelRunner loads = new dev.blockterm.runtime.ModelRunner(input.toByteArray(),
-                    modelName, 1)) {
-                // it loads: a model ONNX Runtime can run
-            } catch (IllegalArgumentException e) {
-                throw new ModelException(e.getMessage().replaceAll("\\s*\\R\\s*", " "), e);
-            }
+        if (ModelFiles.serializedBytes(input) > QualityProbe.MAX_BYTES) {
+            progress.accept("the model is too large to run here, so its outputs are not compared");
+            return null;
         }
+        dev.blockterm.runtime.ModelRunner original;
         try {
-            if (data != null) {
-                return QualityProbe.on(input, data.heldOut(), data.heldOutText(), PROBE_THREADS);
-            }
-            return QualityProbe.generated(input, options.seed(), GENERATED_ROWS, PROBE_THREADS);
+            original = new dev.blockterm.runtime.ModelRunner(input.toByteArray(), modelName, PROBE_THREADS);
+        } catch (IllegalArgumentException e) {
+            throw new ModelException(e.getMessage().replaceAll("\\s*\\R\\s*", " "), e);
+        }
+        try (original) {
+            return data != null ? QualityProbe.on(original, data.heldOut(), data.heldOutText(), PROBE_THREADS)
+                    : QualityProbe.generated(original, options.seed(), GENERATED_ROWS, PROBE_THREADS);
         } catch (IllegalArgumentException | IllegalStateException e) {
             progress.accept("the model cannot be run on " + (data != null ? "the calibration inputs" : "generated inputs")
                     + ", so its outputs are not compared (" + e.getMessage() + ")");
@@ -341,9 +339,7 @@ public final class Compressor {
         Set<String> rebuilt = new HashSet<>();
         Set<String> taken = Assembly.names(model);
         for (LayerOutcome o : outcomes) {
-            Set<String> kept = o.nodeIndex() >= 0 ? Set.copyOf(model.getGraph().getNode(o.nodeIndex()).getOutputList())
-                    : Set.of(o.weightName());
-            replacements.put(o.nodeIndex(), Assembly.unique(o.rewrite().apply(model), taken, kept));
+            replacements.put(o.nodeIndex(), Assembly.unique(o.rewrite().apply(model), taken, o.keptNames(model)));
             (o.nodeIndex() < 0 ? rebuilt : replaced).add(o.weightName());
         }
         return Assembly.rebuild(model, replacements, replaced, rebuilt);
@@ -402,6 +398,11 @@ public final class Compressor {
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */
     record LayerOutcome(int nodeIndex, String weightName, LayerReport report, LayerFit fit,
                                 Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite, Timed timed) {
+        /** The names its replacement keeps: the replaced node's outputs, or a rebuilt weight's own name. */
+        Set<String> keptNames(Onnx.ModelProto model) {
+            return nodeIndex >= 0 ? Set.copyOf(model.getGraph().getNode(nodeIndex).getOutputList()) : Set.of(weightName);
+        }
+
         static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
             return new LayerOutcome(nodeIndex, weightName, report, null, null, null);
         }

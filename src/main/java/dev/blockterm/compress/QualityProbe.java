@@ -32,26 +32,16 @@ final class QualityProbe {
         this.threads = threads;
     }
 
-    /** On these inputs, described as {@code inputs}; null where the model is too large to run here. */
-    static QualityProbe on(Onnx.ModelProto original, Map<String, NpyArray> feeds, String inputs, int threads) {
-        if (ModelFiles.serializedBytes(original) > MAX_BYTES) {
-            return null;
-        }
-        try (ModelRunner runner = new ModelRunner(original.toByteArray(), "the input model", threads)) {
-            return new QualityProbe(Map.copyOf(feeds), runner.run(feeds), inputs, false, threads);
-        }
+    /** On these inputs, described as {@code inputs}, the original's outputs from {@code original}. */
+    static QualityProbe on(ModelRunner original, Map<String, NpyArray> feeds, String inputs, int threads) {
+        return new QualityProbe(Map.copyOf(feeds), original.run(feeds), inputs, false, threads);
     }
 
     /** On seeded random inputs of {@code rows} rows matching the model's inputs: weak evidence. */
-    static QualityProbe generated(Onnx.ModelProto original, long seed, int rows, int threads) {
-        if (ModelFiles.serializedBytes(original) > MAX_BYTES) {
-            return null;
-        }
-        try (ModelRunner runner = new ModelRunner(original.toByteArray(), "the input model", threads)) {
-            Map<String, NpyArray> feeds = runner.randomInputs(seed, rows);
-            return new QualityProbe(feeds, runner.run(feeds), rows + " rows of generated inputs (seed " + seed + ")",
-                    true, threads);
-        }
+    static QualityProbe generated(ModelRunner original, long seed, int rows, int threads) {
+        Map<String, NpyArray> feeds = original.randomInputs(seed, rows);
+        return new QualityProbe(feeds, original.run(feeds), rows + " rows of generated inputs (seed " + seed + ")", true,
+                threads);
     }
 
     String inputs() {
@@ -128,11 +118,7 @@ final class QualityProbe {
 
         /** The largest relative error over the outputs with these weights fed (the others as in the model). */
         double worstError(Map<String, NpyArray> weights) {
-            double worst = 0;
-            for (Verification.OutputQuality q : Verification.quality(expected, runner.run(weights, fixed))) {
-                worst = Math.max(worst, Double.isNaN(q.relativeError()) ? Double.POSITIVE_INFINITY : q.relativeError());
-            }
-            return worst;
+            return worst(Verification.quality(expected, runner.run(weights, fixed)));
         }
 
         @Override
@@ -151,8 +137,13 @@ final class QualityProbe {
 
     /** The largest relative error over the candidate's outputs. */
     double worstError(Onnx.ModelProto candidate) {
+        return worst(measure(candidate));
+    }
+
+    /** The largest relative error over these outputs; an output that cannot be compared (NaN) counts as infinite. */
+    private static double worst(List<Verification.OutputQuality> outputs) {
         double worst = 0;
-        for (Verification.OutputQuality q : measure(candidate)) {
+        for (Verification.OutputQuality q : outputs) {
             worst = Math.max(worst, Double.isNaN(q.relativeError()) ? Double.POSITIVE_INFINITY : q.relativeError());
         }
         return worst;

@@ -15,6 +15,16 @@ public final class Latency {
     private Latency() {
     }
 
+    /** The timed input: seeded N(0,1) values of {@code shape}, the same for every layer timed. */
+    private static float[] randomInput(long[] shape) {
+        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b))];
+        Random random = new Random(3);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        return x;
+    }
+
     /**
      * Median milliseconds of one run of each of two models on the same random input, the runs
      * interleaved (a, b, a, b, ...) so that a machine busy with something else slows both alike and
@@ -23,11 +33,7 @@ public final class Latency {
     public static double[] pairedMedianMillis(byte[] a, byte[] b, String input, long[] shape, int threads, int warmup,
                                               int runs) {
         OrtEnvironment env = NativeLibraries.environment();
-        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (p, q) -> p * q))];
-        Random random = new Random(3);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) random.nextGaussian();
-        }
+        float[] x = randomInput(shape);
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             try (OrtSession first = env.createSession(a, options); OrtSession second = env.createSession(b, options);
@@ -62,11 +68,7 @@ public final class Latency {
      */
     public static double medianMillis(byte[] model, String input, long[] shape, int threads, int warmup, int runs) {
         OrtEnvironment env = NativeLibraries.environment();
-        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b))];
-        Random random = new Random(3);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) random.nextGaussian();
-        }
+        float[] x = randomInput(shape);
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             try (OrtSession session = env.createSession(model, options);
