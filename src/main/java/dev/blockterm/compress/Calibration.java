@@ -1,10 +1,13 @@
 package dev.blockterm.compress;
 
+import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.runtime.ActivationCapture;
 import dev.blockterm.runtime.NpyArray;
+import dev.blockterm.tensor.Gemm;
 import dev.blockterm.tensor.Matrix;
+import dev.blockterm.tensor.Patches;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -12,15 +15,14 @@ import java.util.Map;
 import onnx.Onnx;
 
 /**
- * Calibration inputs of the fully connected layers: each layer's input activations captured on the
- * user's calibration data with ONNX Runtime, flattened to {@code n x I} (all leading dimensions as
- * rows; Gemm's transA undone).
+ * Calibration inputs of the layers: each layer's input covariance accumulated on the user's calibration
+ * data run through ONNX Runtime a chunk at a time (a fully connected layer's over its input rows, all
+ * leading dimensions as rows and Gemm's transA undone; a convolution's over its im2col patches).
  */
 public final class Calibration {
 
     private final Map<String, NpyArray> feeds;
     private final int threads;
-    private final Map<String, Matrix> inputs = new HashMap<>();
 
     /** @param feeds the calibration data, one array per model input */
     public Calibration(Map<String, NpyArray> feeds, int threads) {
@@ -83,34 +85,207 @@ public final class Calibration {
         return out;
     }
 
+    /** Rows run through the model at a time while the covariances are accumulated. */
+    static final int CHUNK_ROWS = 16;
+    /** Output positions of one sample whose patches enter a convolution's covariance, at most (evenly spread). */
+    static final int MAX_POSITIONS = 1024;
+    /** Convolutions with longer patches ({@code C_in K}) are fitted to their weights (a covariance of 170 MB). */
+    static final int MAX_PATCH = 4608;
+    /** The calibration input whose zeros mark padding positions, masked out of every covariance. */
+    static final String MASK_INPUT = "attention_mask";
+
     /** Captures the inputs of these layers of {@code model}. */
     void capture(Onnx.ModelProto model, List<LinearLayer> layers) {
-        capture(model, model, layers);
+        capture(model, model, layers, List.of());
+    }
+
+    /** Captures the inputs of these layers and convolutions of {@code model}. */
+    void capture(Onnx.ModelProto model, List<LinearLayer> layers, List<ConvLayer> convs) {
+        capture(model, model, layers, convs);
     }
 
     /**
-     * Captures the inputs of these layers (found in {@code model}) by running {@code source}, a model
-     * with the same values (for {@code --sequential}: the model with the earlier layers compressed).
+     * Accumulates the input covariance of these layers (found in {@code model}) by running
+     * {@code source}, a model with the same values (for {@code --sequential}: the model with the earlier
+     * layers compressed), {@link #CHUNK_ROWS} rows at a time: a fully connected layer's {@code X^T X}
+     * over its input rows, a convolution's over its im2col patches ({@link Patches}, at most
+     * {@link #MAX_POSITIONS} positions a sample). Activations are never held beyond one chunk. Rows at
+     * padding positions (zeros of an {@code attention_mask} input of shape {@code [rows, T]}) are left
+     * out wherever an activation's leading dimensions are {@code [rows, T]}.
      */
-    void capture(Onnx.ModelProto model, Onnx.ModelProto source, List<LinearLayer> layers) {
-        List<String> values = new ArrayList<>();
+    void capture(Onnx.ModelProto model, Onnx.ModelProto source, List<LinearLayer> layers, List<ConvLayer> convs) {
+        Map<String, List<String>> byValue = new java.util.LinkedHashMap<>(); // an input may feed several layers
+        Map<String, LinearLayer> linear = new HashMap<>();
+        Map<String, ConvLayer> conv = new HashMap<>();
+        Map<String, Patches> patches = new HashMap<>();
         for (LinearLayer l : layers) {
-            values.add(model.getGraph().getNode(l.nodeIndex()).getInput(0));
+            byValue.computeIfAbsent(model.getGraph().getNode(l.nodeIndex()).getInput(0), k -> new ArrayList<>()).add(l.name());
+            linear.put(l.name(), l);
         }
-        Map<String, NpyArray> captured = ActivationCapture.capture(source, values, feeds, threads);
-        for (LinearLayer l : layers) {
-            Onnx.NodeProto node = model.getGraph().getNode(l.nodeIndex());
-            NpyArray a = captured.get(node.getInput(0));
-            boolean transposed = l.op().equals("Gemm") && Graphs.intAttribute(node, "transA", 0) != 0;
-            int width = l.inputSize();
-            int rows = a.values().length / width;
-            Matrix x = transposed ? new Matrix(width, rows, a.values()).transpose() : new Matrix(rows, width, a.values());
-            inputs.put(l.name(), x);
+        for (ConvLayer c : convs) {
+            Patches p = patches(model.getGraph().getNode(c.nodeIndex()), c);
+            if (p.width() > MAX_PATCH) {
+                continue;
+            }
+            byValue.computeIfAbsent(model.getGraph().getNode(c.nodeIndex()).getInput(0), k -> new ArrayList<>()).add(c.name());
+            conv.put(c.name(), c);
+            patches.put(c.name(), p);
+        }
+        if (byValue.isEmpty()) {
+            return;
+        }
+        Map<String, double[]> sums = new HashMap<>();
+        Map<String, long[]> counts = new HashMap<>();
+        int rows = rows();
+        int chunk = chunkRows(source);
+        List<Map<String, NpyArray>> chunks = new ArrayList<>();
+        for (int from = 0; from < rows; from += chunk) {
+            chunks.add(slice(from, Math.min(rows, from + chunk)));
+        }
+        java.util.Iterator<Map<String, NpyArray>> feedsOfChunk = chunks.iterator();
+        ActivationCapture.stream(source, new ArrayList<>(byValue.keySet()), chunks, threads, captured -> {
+            NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
+            for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
+                NpyArray a = captured.get(e.getKey());
+                for (String name : e.getValue()) {
+                    Matrix x;
+                    if (linear.containsKey(name)) {
+                        LinearLayer l = linear.get(name);
+                        Onnx.NodeProto node = model.getGraph().getNode(l.nodeIndex());
+                        boolean transposed = l.op().equals("Gemm") && Graphs.intAttribute(node, "transA", 0) != 0;
+                        int width = l.inputSize();
+                        int n = a.values().length / width;
+                        x = transposed ? new Matrix(width, n, a.values()).transpose() : unmasked(a, width, mask);
+                    } else {
+                        x = patchRows(a, patches.get(name));
+                    }
+                    accumulate(sums, counts, name, x);
+                }
+            }
+        });
+        for (Map.Entry<String, double[]> e : sums.entrySet()) {
+            int n = (int) Math.round(Math.sqrt(e.getValue().length));
+            grams.put(e.getKey(), new Gram(new Matrix(n, n, e.getValue()), counts.get(e.getKey())[0]));
         }
     }
 
-    /** The layer's calibration inputs ({@code n x I}), or null when none were captured. */
-    Matrix inputs(String layer) {
-        return inputs.get(layer);
+    /** {@link #CHUNK_ROWS}, or the fixed first dimension of an input that has one (a model built for batch 1). */
+    private int chunkRows(Onnx.ModelProto model) {
+        for (Onnx.ValueInfoProto in : model.getGraph().getInputList()) {
+            if (feeds.containsKey(in.getName()) && in.getType().getTensorType().getShape().getDimCount() > 0) {
+                Onnx.TensorShapeProto.Dimension first = in.getType().getTensorType().getShape().getDim(0);
+                if (first.hasDimValue() && first.getDimValue() > 0) {
+                    return (int) Math.min(first.getDimValue(), Integer.MAX_VALUE);
+                }
+            }
+        }
+        return CHUNK_ROWS;
+    }
+
+    /** A layer's input covariance {@code X^T X} ({@code I x I}) and the rows it sums. */
+    record Gram(Matrix xtx, long rows) {
+    }
+
+    private final Map<String, Gram> grams = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static void accumulate(Map<String, double[]> sums, Map<String, long[]> counts, String name, Matrix x) {
+        int w = x.cols();
+        double[] g = new double[w * w];
+        if (x.rows() > 0) {
+            Gemm.multiply(true, false, w, w, x.rows(), x.data(), 0, x.data(), 0, g, 0);
+        }
+        double[] sum = sums.computeIfAbsent(name, k -> new double[w * w]);
+        for (int i = 0; i < g.length; i++) {
+            sum[i] += g[i];
+        }
+        counts.computeIfAbsent(name, k -> new long[1])[0] += x.rows();
+    }
+
+    /** The activation as {@code n x width} rows, without the rows at padding positions. */
+    private static Matrix unmasked(NpyArray a, int width, NpyArray mask) {
+        int n = a.values().length / width;
+        long[] shape = a.shape();
+        if (mask == null || mask.shape().length != 2 || shape.length < 3 || shape[0] != mask.shape()[0]
+                || shape[1] != mask.shape()[1] || (long) mask.values().length * width != a.values().length) {
+            return new Matrix(n, width, a.values());
+        }
+        double[] m = mask.values();
+        int kept = 0;
+        for (double v : m) {
+            kept += v != 0 ? 1 : 0;
+        }
+        double[] out = new double[kept * width];
+        int row = 0;
+        for (int i = 0; i < n; i++) {
+            if (m[i] != 0) {
+                System.arraycopy(a.values(), i * width, out, row * width, width);
+                row++;
+            }
+        }
+        return new Matrix(kept, width, out);
+    }
+
+    /** The im2col patches of every sample of a convolution's input {@code [n, C, S...]}. */
+    private static Matrix patchRows(NpyArray a, Patches p) {
+        long[] shape = a.shape();
+        int[] sizes = new int[shape.length - 2];
+        int area = 1;
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = (int) shape[i + 2];
+            area *= sizes[i];
+        }
+        int samples = (int) shape[0];
+        int per = (int) shape[1] * area;
+        List<double[]> parts = new ArrayList<>();
+        int total = 0;
+        for (int b = 0; b < samples; b++) {
+            double[] rows = p.sample(a.values(), b * per, sizes, MAX_POSITIONS);
+            parts.add(rows);
+            total += rows.length;
+        }
+        double[] all = new double[total];
+        int at = 0;
+        for (double[] part : parts) {
+            System.arraycopy(part, 0, all, at, part.length);
+            at += part.length;
+        }
+        return new Matrix(total / p.width(), p.width(), all);
+    }
+
+    /** The im2col geometry of a convolution node. */
+    static Patches patches(Onnx.NodeProto node, ConvLayer layer) {
+        int d = layer.kernel().length;
+        int[] strides = filled(d, 1);
+        int[] dilations = filled(d, 1);
+        int[] pads = new int[2 * d];
+        String autoPad = "NOTSET";
+        for (Onnx.AttributeProto a : node.getAttributeList()) {
+            switch (a.getName()) {
+                case "strides" -> copy(a, strides);
+                case "dilations" -> copy(a, dilations);
+                case "pads" -> copy(a, pads);
+                case "auto_pad" -> autoPad = a.getS().toStringUtf8();
+                default -> { }
+            }
+        }
+        return new Patches(layer.inChannels(), layer.kernel(), strides, dilations, pads, autoPad.isEmpty() ? "NOTSET" : autoPad);
+    }
+
+    private static int[] filled(int n, int v) {
+        int[] a = new int[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    private static void copy(Onnx.AttributeProto a, int[] into) {
+        for (int i = 0; i < Math.min(into.length, a.getIntsCount()); i++) {
+            into[i] = (int) a.getInts(i);
+        }
+    }
+
+    /** The layer's input covariance ({@code I x I}; a convolution's over its patches), or null when none was captured. */
+    Matrix gram(String layer) {
+        Gram g = grams.get(layer);
+        return g == null ? null : g.xtx();
     }
 }

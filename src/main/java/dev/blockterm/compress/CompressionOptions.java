@@ -34,12 +34,14 @@ import java.util.regex.Pattern;
  *                      {@code expectedBatch} and report it
  * @param minSpeedup    offer only factored forms at least this many times faster than dense in ONNX
  *                      Runtime (0: speed is no constraint)
+ * @param convForms     the forms a convolution may take where the targets decide on curves
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
                                  List<LayerShape> shapes, Format format, Target target,
-                                 Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup) {
+                                 Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup,
+                                 java.util.Set<ConvForm> convForms) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -85,8 +87,12 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             throw new IllegalArgumentException("min speed-up: applies to the targets decided on curves (the default, a "
                     + "ratio, a budget, a max error, a max output error), not to " + target.describe());
         }
+        if (convForms == null || convForms.isEmpty()) {
+            throw new IllegalArgumentException("conv forms: expected at least one of channel, spatial, chain");
+        }
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
+        convForms = java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(convForms));
     }
 
     public static CompressionOptions defaults() {
@@ -122,6 +128,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.sequential = sequential;
         b.latencyCheck = latencyCheck;
         b.minSpeedup = minSpeedup;
+        b.convForms = convForms;
         return b;
     }
 
@@ -191,6 +198,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private boolean sequential;
         private boolean latencyCheck = true;
         private double minSpeedup;
+        private java.util.Set<ConvForm> convForms = java.util.EnumSet.allOf(ConvForm.class);
 
         private Builder() {
         }
@@ -281,6 +289,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
+        public Builder convForms(java.util.Set<ConvForm> v) {
+            convForms = v;
+            return this;
+        }
+
         public Builder weights(Pattern v) {
             weights = v;
             return this;
@@ -299,7 +312,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
                     seed, threads, expectedBatch, init, force, shapes, format, target, weights, sequential,
-                    latencyCheck, minSpeedup);
+                    latencyCheck, minSpeedup, convForms);
         }
     }
 
@@ -356,6 +369,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         sb.append(flag(target));
         if (minSpeedup != 0) {
             sb.append(" --min-speedup ").append(minSpeedup);
+        }
+        if (convForms.size() < ConvForm.values().length) {
+            sb.append(" --conv-form ").append(String.join(",", convForms.stream().map(ConvForm::label).toList()));
         }
         if (weights != null) {
             sb.append(" --weights ").append(weights.pattern());

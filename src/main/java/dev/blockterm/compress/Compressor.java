@@ -86,7 +86,7 @@ public final class Compressor {
         this(options, progress, null);
     }
 
-    /** @param calibration calibration data for output-aware fitting of the fully connected layers, or null */
+    /** @param calibration calibration data for output-aware fitting of the layers, or null */
     public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration) {
         this.options = options;
         this.progress = progress;
@@ -149,9 +149,11 @@ public final class Compressor {
             }
             List<LinearLayer> calibrated = layers.stream()
                     .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
+            List<ConvLayer> calibratedConvs = convs.stream()
+                    .filter(c -> skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList();
             if (fitting != null) {
-                progress.accept("capturing the layers' inputs on the calibration data");
-                fitting.capture(model, calibrated);
+                progress.accept("accumulating the layers' input covariances on the calibration data");
+                fitting.capture(model, calibrated, calibratedConvs);
             }
             CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting);
             if (options.minSpeedup() > 0) {

@@ -43,21 +43,20 @@ import onnx.Onnx;
  */
 final class CurveCompression {
 
-    /** A block term on another tensorization that beats the low-rank curve at its size. */
-    private record AlsPoint(Candidates.Candidate candidate, FitResult<BlockTerm> fit, double flops) {
-    }
-
-    /** A job with its curve and its weight. */
+    /**
+     * A job with its curve, its weight and its other forms ({@code lowRank}: whether the curve's points
+     * are offered; a convolution limited to other forms offers only those).
+     */
     private record Fitted(LayerJob job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
-                          int speedCap, List<AlsPoint> als) {
-        /** The curve point id of the j-th block-term point (low-rank points are their rank). */
+                          int speedCap, boolean lowRank, List<FormPoint> als) {
+        /** The curve point id of the j-th other form's point (low-rank points are their rank). */
         int alsId(int j) {
             return curve.maxRank() + 1 + j;
         }
 
         /** The largest rank whose factored form is smaller than the dense weight (and fast enough, where asked). */
         int maxRank() {
-            return Math.min(speedCap, smallerThanDense());
+            return lowRank ? Math.min(speedCap, smallerThanDense()) : 0;
         }
 
         int smallerThanDense() {
@@ -69,7 +68,7 @@ final class CurveCompression {
         }
 
         Fitted capped(int rank) {
-            return new Fitted(job, weight, curve, whitened, delta, seconds, rank, List.of()); // block terms are not timed
+            return new Fitted(job, weight, curve, whitened, delta, seconds, rank, lowRank, List.of()); // others are not timed
         }
     }
 
@@ -126,16 +125,21 @@ final class CurveCompression {
         } else {
             w = new Matrix(job.rows(), job.cols(), Weights.values(tensor));
         }
-        Matrix x = calibration == null || !(job instanceof LayerJob.Linear) ? null : calibration.inputs(job.name());
-        if (x == null) {
-            LowRank curve = LowRank.of(w);
-            List<AlsPoint> als = compressor.options().minSpeedup() > 0 ? List.of() : blockTerms(job, w, curve);
-            return new Fitted(job, w, curve, false, 0, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE, als);
+        Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
+        CompressionOptions options = compressor.options();
+        boolean lowRank = !(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL);
+        LowRank curve = gram == null ? LowRank.of(w) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING);
+        double delta = gram == null ? 0 : Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
+        List<FormPoint> others = List.of();
+        if (options.minSpeedup() > 0) {
+            others = List.of(); // only the curve is timed
+        } else if (job instanceof LayerJob.Conv c) {
+            others = ConvForms.points(c, w, gram, options, compressor.progress());
+        } else if (gram == null) {
+            others = blockTerms(job, w, curve);
         }
-        Matrix gram = Whitening.gram(x);
-        double delta = Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
-        return new Fitted(job, w, LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING), true, delta,
-                (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE, List.of());
+        return new Fitted(job, w, curve, gram != null, delta, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE,
+                lowRank, others);
     }
 
     /**
@@ -204,12 +208,12 @@ final class CurveCompression {
      * curve too. (With calibration the curves are
      * whitened, the exact optimum of the output error for their form, and these are not tried.)
      */
-    private List<AlsPoint> blockTerms(LayerJob job, Matrix w, LowRank curve) {
+    private List<FormPoint> blockTerms(LayerJob job, Matrix w, LowRank curve) {
         if (job instanceof LayerJob.Conv || Math.min(job.rows(), job.cols()) > ALS_NARROW_SIDE) {
             return List.of();
         }
         CompressionOptions options = compressor.options();
-        List<AlsPoint> out = new ArrayList<>();
+        List<FormPoint> out = new ArrayList<>();
         List<Tensorization> layouts;
         try {
             layouts = Candidates.tensorizations(job.name(), job.rows(), job.cols(), options.withLayout(null));
@@ -273,7 +277,12 @@ final class CurveCompression {
                     / a.lowRank()));
             if (e * e * curve.total() < a.lowRank()) {
                 alsKept.incrementAndGet();
-                out.add(new AlsPoint(c, fit, a.flops()));
+                Tensorization tz = a.tz();
+                BlockTerm bt = fit.model();
+                out.add(new FormPoint("bt " + tz.layout().label(), tz.describe(), c.blocks(), c.ranksText(),
+                        c.parameters(), e, e, Double.NaN, fit.sweeps(), fit.converged(), a.flops(),
+                        () -> new Matrix(job.rows(), job.cols(), tz.matricize(bt.reconstruct())), job.rewrite(tz, bt),
+                        new Compressor.LayerFit(job.name(), tz, fit, Double.NaN)));
             }
         }
         return out;
@@ -301,10 +310,10 @@ final class CurveCompression {
                 errors[r - 1] = e * e;
             }
             for (int j = 0; j < f.als().size(); j++) {
-                AlsPoint p = f.als().get(j);
+                FormPoint p = f.als().get(j);
                 ranks[max + j] = f.alsId(j);
-                params[max + j] = p.candidate().parameters();
-                double e = p.fit().relativeError() * scale(f);
+                params[max + j] = p.parameters();
+                double e = p.error() * scale(f);
                 errors[max + j] = e * e;
             }
             curves.add(new Allocation.Curve(f.job().name(), f.job().parameters(), ranks, params, errors));
@@ -379,8 +388,7 @@ final class CurveCompression {
             if (ranks[i] == 0) {
                 continue;
             } else if (als(f, ranks[i]) != null) {
-                AlsPoint p = als(f, ranks[i]);
-                m = new Matrix(job.rows(), job.cols(), p.candidate().tensorization().matricize(p.fit().model().reconstruct()));
+                m = als(f, ranks[i]).approximation().get();
             } else {
                 Matrix[] ab = f.curve().factors(ranks[i]);
                 m = ab[0].times(ab[1]);
@@ -388,7 +396,8 @@ final class CurveCompression {
             boolean transposed = job instanceof LayerJob.Conv || (job instanceof LayerJob.Linear l && l.layer().transposed());
             Matrix stored = transposed ? m.transpose() : m;
             long[] dims = inits.get(job.weightName()).getDimsList().stream().mapToLong(Long::longValue).toArray();
-            out.put(job.weightName(), new dev.blockterm.runtime.NpyArray(dims, stored.data(), "<f4"));
+            out.put(job.weightName(), new dev.blockterm.runtime.NpyArray(dims, stored.data(),
+                    dev.blockterm.onnx.Weights.descr(inits.get(job.weightName()).getDataType())));
         }
         return out;
     }
@@ -433,17 +442,16 @@ final class CurveCompression {
             if (ranks[i] > 0) {
                 Fitted f = fitted.get(i);
                 LayerJob job = f.job();
-                AlsPoint p = als(f, ranks[i]);
+                FormPoint p = als(f, ranks[i]);
                 out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null, p != null
-                        ? job.rewrite(p.candidate().tensorization(), p.fit().model())
-                        : job.rewrite(f.curve().factors(ranks[i])), null));
+                        ? p.rewrite() : job.rewrite(f.curve().factors(ranks[i])), null));
             }
         }
         return out;
     }
 
-    /** The block-term point with this id, or null for a low-rank point. */
-    private static AlsPoint als(Fitted f, int id) {
+    /** The other form's point with this id, or null for a low-rank point. */
+    private static FormPoint als(Fitted f, int id) {
         int j = id - f.curve().maxRank() - 1;
         return j >= 0 && j < f.als().size() ? f.als().get(j) : null;
     }
@@ -451,17 +459,14 @@ final class CurveCompression {
     private Compressor.LayerOutcome outcome(Fitted f, int rank, String selection) {
         LayerJob job = f.job();
         boolean rebuilt = job instanceof LayerJob.Stored;
-        AlsPoint point = rank == 0 ? null : als(f, rank);
+        FormPoint point = rank == 0 ? null : als(f, rank);
         if (point != null) {
-            Candidates.Candidate c = point.candidate();
-            Tensorization tz = c.tensorization();
-            FitResult<BlockTerm> fit = point.fit();
-            LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null,
-                    "bt " + tz.layout().label(), tz.describe(), tz.padded(), c.blocks(), c.ranksText(), job.parameters(),
-                    c.parameters(), fit.relativeError(), Double.NaN, fit.sweeps(), fit.converged(), f.seconds(),
+            LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, point.layout(),
+                    point.tensorization(), false, point.blocks(), point.ranksText(), job.parameters(), point.parameters(),
+                    point.weightError(), point.outputError(), point.sweeps(), point.converged(), f.seconds(),
                     job.flops(0), point.flops(), List.of(), selection, rebuilt, null);
-            return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report,
-                    new Compressor.LayerFit(job.name(), tz, fit, Double.NaN), job.rewrite(tz, fit.model()), job.timed());
+            return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report, point.fit(), point.rewrite(),
+                    job.timed());
         }
         if (rank == 0) {
             String reason = f.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"

@@ -54,13 +54,14 @@ public final class LatencyCheck {
         Onnx.NodeProto node = graph.getNode(nodeIndex);
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(graph);
         Onnx.TensorProto weight = inits.get(node.getInput(1));
-        if (weight == null || weight.getDataType() != Onnx.TensorProto.DataType.FLOAT_VALUE) {
+        if (weight == null || !dev.blockterm.onnx.Weights.fitted(weight.getDataType())) {
             return null;
         }
         String x = node.getInput(0);
-        byte[] dense = oneLayer(model, List.of(node), List.of(), inits, x, shape, node.getOutput(0));
+        int type = weight.getDataType();
+        byte[] dense = oneLayer(model, List.of(node), List.of(), inits, x, shape, node.getOutput(0), type);
         byte[] factored = oneLayer(model, replacement.nodes(), replacement.initializers(), inits, x, shape,
-                node.getOutput(0));
+                node.getOutput(0), type);
         return dense == null || factored == null ? null : new byte[][] {dense, factored};
     }
 
@@ -101,7 +102,8 @@ public final class LatencyCheck {
      * null when they read a value that is neither.
      */
     private static byte[] oneLayer(Onnx.ModelProto model, List<Onnx.NodeProto> nodes, List<Onnx.TensorProto> own,
-                                   Map<String, Onnx.TensorProto> inits, String x, long[] shape, String y) {
+                                   Map<String, Onnx.TensorProto> inits, String x, long[] shape, String y,
+                                   int type) {
         Onnx.GraphProto.Builder g = Onnx.GraphProto.newBuilder().setName("layer").addAllNode(nodes).addAllInitializer(own);
         Set<String> available = new HashSet<>(List.of(x, ""));
         own.forEach(t -> available.add(t.getName()));
@@ -122,13 +124,13 @@ public final class LatencyCheck {
         for (long dim : shape) {
             s.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(dim));
         }
-        g.addInput(value(x, s.build()));
-        g.addOutput(value(y, null));
+        g.addInput(value(x, s.build(), type));
+        g.addOutput(value(y, null, type));
         return model.toBuilder().clearMetadataProps().setGraph(g).build().toByteArray();
     }
 
-    private static Onnx.ValueInfoProto value(String name, Onnx.TensorShapeProto shape) {
-        Onnx.TypeProto.Tensor.Builder t = Onnx.TypeProto.Tensor.newBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE);
+    private static Onnx.ValueInfoProto value(String name, Onnx.TensorShapeProto shape, int type) {
+        Onnx.TypeProto.Tensor.Builder t = Onnx.TypeProto.Tensor.newBuilder().setElemType(type);
         if (shape != null) {
             t.setShape(shape);
         }

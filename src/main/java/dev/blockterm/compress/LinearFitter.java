@@ -38,7 +38,7 @@ final class LinearFitter {
     private final Consumer<String> progress;
     private final boolean rebuilt;
     private final Whitening whitening;
-    private final Matrix calibration;
+    private final Matrix calibration; // X^T X of the calibration inputs, I x I; null without them
     private final double[] whitenedWeight; // L^T W, null without calibration
     private final double outputNorm; // ||X W||, the output errors' denominator
     private long overheadParams;
@@ -54,7 +54,7 @@ final class LinearFitter {
     }
 
     /**
-     * @param calibration the layer's calibration inputs ({@code n x I}), or null: with them, candidates
+     * @param calibration the Gram matrix {@code X^T X} of the layer's calibration inputs ({@code I x I}), or null: with them, candidates
      *                    whose input is one mode are fitted whitened (exactly minimizing the output
      *                    error) and every candidate is ranked by its output error
      */
@@ -66,10 +66,10 @@ final class LinearFitter {
         this.progress = progress;
         this.rebuilt = rebuilt;
         this.calibration = calibration;
-        this.whitening = calibration == null ? null : Whitening.of(calibration, Whitening.DEFAULT_DAMPING);
+        this.whitening = calibration == null ? null : Whitening.ofGram(calibration, Whitening.DEFAULT_DAMPING);
         Matrix dense = new Matrix(layer.inputSize(), layer.outputSize(), weight);
         this.whitenedWeight = whitening == null ? null : whitening.apply(dense).data();
-        this.outputNorm = calibration == null ? Double.NaN : calibration.times(dense).frobeniusNorm();
+        this.outputNorm = calibration == null ? Double.NaN : Whitening.outputNorm(calibration, dense);
     }
 
     /**
@@ -162,7 +162,7 @@ final class LinearFitter {
         for (int i = 0; i < diff.length; i++) {
             diff[i] = weight[i] - approx[i];
         }
-        double num = calibration.times(new Matrix(layer.inputSize(), layer.outputSize(), diff)).frobeniusNorm();
+        double num = Whitening.outputNorm(calibration, new Matrix(layer.inputSize(), layer.outputSize(), diff));
         return outputNorm == 0 ? 0 : num / outputNorm;
     }
 

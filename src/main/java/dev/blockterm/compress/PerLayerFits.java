@@ -78,7 +78,7 @@ final class PerLayerFits {
             for (LinearLayer layer : layers) {
                 if (calibrated.contains(layer)) {
                     progress.accept("capturing the inputs of " + layer.name() + " from the model compressed so far");
-                    fitting.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer));
+                    fitting.capture(model, Assembly.rebuild(model, done, doneWeights, Set.of()), List.of(layer), List.of());
                 }
                 Compressor.LayerOutcome o = fitLayer(layer, inits.get(layer.weightName()));
                 if (o.report().compressed()) {
@@ -225,9 +225,9 @@ final class PerLayerFits {
         }
     }
 
-    /** The layer's calibration inputs, or null (stored weights are always fitted to the weights). */
+    /** The layer's calibration input covariance, or null (stored weights are always fitted to the weights). */
     private dev.blockterm.tensor.Matrix calibrationOf(LinearLayer layer, boolean rebuilt) {
-        return fitting == null || rebuilt ? null : fitting.inputs(layer.name());
+        return fitting == null || rebuilt ? null : fitting.gram(layer.name());
     }
 
     /** Fits the candidates that the options ask for: explicit ranks, --ratio, or --max-error. */

@@ -53,10 +53,10 @@ final class QualityProbe {
     }
 
     /**
-     * A session on {@code model} with the named weights (float initializers) made graph inputs, so
+     * A session on {@code model} with the named weights (float, double, float16 or bfloat16 initializers) made graph inputs, so
      * that a candidate that differs from the model only in those weights runs without building a new
      * model or session: each probe feeds the weights it wants (a factored layer as its reconstructed
-     * dense weight, which computes the same function). Null where a weight is not float.
+     * dense weight, which computes the same function). Null where a weight is of another type.
      */
     WeightFeeds withWeightsAsInputs(Onnx.ModelProto model, java.util.Set<String> weights) {
         // initializers may already be listed as graph inputs (required before IR 4): listed once, shaped below
@@ -71,7 +71,7 @@ final class QualityProbe {
                 g.addInitializer(t);
                 continue;
             }
-            if (t.getDataType() != dev.blockterm.onnx.Weights.FLOAT) {
+            if (!dev.blockterm.onnx.Weights.fitted(t.getDataType())) {
                 return null;
             }
             Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();

@@ -99,12 +99,44 @@ public final class LowRank {
         }
         Matrix top = eigen.leading(r);
         if (outputSide) {
-            return new Matrix[] {weight.times(top), top.transpose()}; // W V_r, V_r^T
+            return balanced(weight.times(top), top.transpose()); // W V_r, V_r^T
         }
         if (whitening == null) {
-            return new Matrix[] {top, top.transposeTimes(weight)}; // U_r, U_r^T W
+            return balanced(top, top.transposeTimes(weight)); // U_r, U_r^T W
         }
-        return new Matrix[] {whitening.unapply(top), top.transposeTimes(whitening.apply(weight))};
+        return balanced(whitening.unapply(top), top.transposeTimes(whitening.apply(weight)));
+    }
+
+    /**
+     * {@code A} and {@code B} rescaled so that each column of {@code A} and the matching row of
+     * {@code B} have equal norms ({@code A B} unchanged): neither factor holds the scale alone, which
+     * keeps both inside float16's range where the weight is stored in it.
+     */
+    static Matrix[] balanced(Matrix a, Matrix b) {
+        int r = a.cols();
+        double[] ad = a.data().clone();
+        double[] bd = b.data().clone();
+        for (int k = 0; k < r; k++) {
+            double na = 0;
+            for (int i = 0; i < a.rows(); i++) {
+                na += ad[i * r + k] * ad[i * r + k];
+            }
+            double nb = 0;
+            for (int j = 0; j < b.cols(); j++) {
+                nb += bd[k * b.cols() + j] * bd[k * b.cols() + j];
+            }
+            if (na == 0 || nb == 0) {
+                continue;
+            }
+            double s = Math.sqrt(Math.sqrt(nb / na)); // a *= s, b /= s: both norms sqrt(|a| |b|)
+            for (int i = 0; i < a.rows(); i++) {
+                ad[i * r + k] *= s;
+            }
+            for (int j = 0; j < b.cols(); j++) {
+                bd[k * b.cols() + j] /= s;
+            }
+        }
+        return new Matrix[] {new Matrix(a.rows(), r, ad), new Matrix(r, b.cols(), bd)};
     }
 
     /** The best rank-{@code r} approximation as a two-core tensor train over {@code I x J}. */

@@ -148,6 +148,84 @@ public final class ConvRewriter {
                 lowRankFlopsPerPosition(layer, r), null);
     }
 
+    /**
+     * Spatial SVD of a 2-D convolution (AIMET's): the kernel as {@code S[(c,i), (j,o)] ~ P Q}
+     * ({@code P: (C_in k_h) x r}, {@code Q: r x (k_w C_out)}) is exactly a {@code k_h x 1} convolution
+     * {@code C_in -> r} (weights {@code P^T}, the original stride, dilation and pads along the height;
+     * {@code <layer>.bt.factor0}) then a {@code 1 x k_w} convolution {@code r -> C_out} (weights from
+     * {@code Q}, the original stride, dilation and pads along the width, and the bias;
+     * {@code <layer>.bt.factor1}). The first runs over the full input width; zero padding along the
+     * width commutes with it (it has no bias), so padding in the second is exact. {@code auto_pad} is
+     * kept on both: per axis it gives the original pads where the kernel spans it and none elsewhere.
+     */
+    public static LinearRewriter.Replacement rewriteSpatial(Onnx.ModelProto model, ConvLayer layer, Matrix p, Matrix q) {
+        Onnx.GraphProto graph = model.getGraph();
+        Onnx.NodeProto node = graph.getNode(layer.nodeIndex());
+        int dataType = Graphs.initializers(graph).get(layer.weightName()).getDataType();
+        int r = p.cols();
+        int kh = layer.kernel()[0];
+        int kw = layer.kernel()[1];
+        int cOut = layer.outChannels();
+        double[] second = new double[cOut * r * kw];
+        for (int k = 0; k < r; k++) {
+            for (int j = 0; j < kw; j++) {
+                for (int o = 0; o < cOut; o++) {
+                    second[(o * r + k) * kw + j] = q.get(k, j * cOut + o);
+                }
+            }
+        }
+        int[] strides = {1, 1};
+        int[] dilations = {1, 1};
+        int[] pads = {0, 0, 0, 0};
+        Onnx.AttributeProto autoPad = null;
+        for (Onnx.AttributeProto a : node.getAttributeList()) {
+            switch (a.getName()) {
+                case "strides" -> copy(a, strides);
+                case "dilations" -> copy(a, dilations);
+                case "pads" -> copy(a, pads);
+                case "auto_pad" -> autoPad = a;
+                default -> { }
+            }
+        }
+        GraphBuilder g = new GraphBuilder(layer.name(), Graphs.opset(model));
+        String w1 = g.addInitializer(Weights.tensor(FactoredLinear.factorName(layer.name(), 0),
+                new long[] {r, layer.inChannels(), kh, 1}, p.transpose().data(), dataType));
+        String w2 = g.addInitializer(Weights.tensor(FactoredLinear.factorName(layer.name(), 1),
+                new long[] {cOut, r, 1, kw}, second, dataType));
+        List<Onnx.AttributeProto> first = new ArrayList<>(List.of(ints("kernel_shape", new int[] {kh, 1}),
+                ints("strides", new int[] {strides[0], 1}), ints("dilations", new int[] {dilations[0], 1})));
+        List<Onnx.AttributeProto> last = new ArrayList<>(List.of(ints("kernel_shape", new int[] {1, kw}),
+                ints("strides", new int[] {1, strides[1]}), ints("dilations", new int[] {1, dilations[1]})));
+        if (autoPad != null && !autoPad.getS().toStringUtf8().equals("NOTSET")) {
+            first.add(autoPad);
+            last.add(autoPad);
+        } else {
+            first.add(ints("pads", new int[] {pads[0], 0, pads[2], 0}));
+            last.add(ints("pads", new int[] {0, pads[1], 0, pads[3]}));
+        }
+        String h = g.op("Conv", List.of(node.getInput(0), w1), first);
+        List<String> lastInputs = new ArrayList<>(List.of(h, w2));
+        if (node.getInputCount() > 2 && !node.getInput(2).isEmpty()) {
+            lastInputs.add(node.getInput(2));
+        }
+        String y = g.op("Conv", lastInputs, last);
+        g.renameLastOutput(y, node.getOutput(0));
+        return new LinearRewriter.Replacement(new ArrayList<>(g.nodes()), new ArrayList<>(g.initializers()),
+                spatialFlopsPerPosition(layer, r), null);
+    }
+
+    /** FLOPs per output position of spatial SVD at rank r (the first convolution runs over the input's width). */
+    public static double spatialFlopsPerPosition(ConvLayer layer, int r) {
+        return 2.0 * r * ((double) layer.inChannels() * layer.kernel()[0] * layer.strides()[1]
+                + (double) layer.kernel()[1] * layer.outChannels());
+    }
+
+    private static void copy(Onnx.AttributeProto a, int[] into) {
+        for (int i = 0; i < Math.min(into.length, a.getIntsCount()); i++) {
+            into[i] = (int) a.getInts(i);
+        }
+    }
+
     /** The kernel as the {@code (C_in K) x C_out} matrix that channel low rank factors. */
     public static Matrix lowRankMatrix(ConvLayer layer, double[] kernel) {
         return new Matrix(layer.outChannels(), layer.inChannels() * layer.kernelSize(), kernel).transpose();

@@ -37,6 +37,18 @@ public final class ActivationCapture {
     /** {@code values} on {@code feeds} (null: seeded random inputs, dynamic dimensions 1). */
     public static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values, Map<String, NpyArray> feeds,
                                                 int threads) {
+        Map<String, NpyArray> out = new HashMap<>();
+        stream(model, values, java.util.Collections.singletonList(feeds), threads, out::putAll);
+        return out;
+    }
+
+    /**
+     * {@code values} on each of {@code chunks} in turn (a null chunk: seeded random inputs, dynamic
+     * dimensions 1), handed to {@code sink} one chunk at a time: one temporary model and one session
+     * for them all, and no more activations held than one chunk's.
+     */
+    public static void stream(Onnx.ModelProto model, List<String> values, List<Map<String, NpyArray>> chunks,
+                              int threads, java.util.function.Consumer<Map<String, NpyArray>> sink) {
         Onnx.GraphProto.Builder g = model.getGraph().toBuilder();
         java.util.Set<String> outputs = new java.util.HashSet<>();
         for (Onnx.ValueInfoProto o : g.getOutputList()) {
@@ -53,16 +65,18 @@ public final class ActivationCapture {
             TempFiles.register(temp.resolveSibling(temp.getFileName() + ".data")); // written only for a large model
             ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
             try (ModelRunner runner = new ModelRunner(temp, threads)) {
-                Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
-                Map<String, NpyArray> out = new HashMap<>();
-                for (String v : values) {
-                    NpyArray a = all.get(v);
-                    if (a == null) {
-                        throw new IllegalArgumentException("calibration: the model did not produce '" + v + "'");
+                for (Map<String, NpyArray> feeds : chunks) {
+                    Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
+                    Map<String, NpyArray> out = new HashMap<>();
+                    for (String v : values) {
+                        NpyArray a = all.get(v);
+                        if (a == null) {
+                            throw new IllegalArgumentException("calibration: the model did not produce '" + v + "'");
+                        }
+                        out.put(v, a);
                     }
-                    out.put(v, a);
+                    sink.accept(out);
                 }
-                return out;
             }
         } catch (IOException e) {
             throw new IllegalStateException("calibration: cannot write a temporary model (" + e.getMessage() + ")", e);

@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.platform.Fp16Conversions;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -180,6 +181,14 @@ public final class ModelRunner implements AutoCloseable {
                 yield OnnxTensor.createTensor(env, FloatBuffer.wrap(f), a.shape());
             }
             case DOUBLE -> OnnxTensor.createTensor(env, DoubleBuffer.wrap(v.clone()), a.shape());
+            case FLOAT16, BFLOAT16 -> {
+                short[] h = new short[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    h[i] = type == OnnxJavaType.FLOAT16 ? Fp16Conversions.floatToFp16((float) v[i])
+                            : Fp16Conversions.floatToBf16((float) v[i]);
+                }
+                yield OnnxTensor.createTensor(env, java.nio.ShortBuffer.wrap(h), a.shape(), type);
+            }
             case INT64 -> {
                 long[] l = new long[v.length];
                 for (int i = 0; i < v.length; i++) {
@@ -243,11 +252,12 @@ public final class ModelRunner implements AutoCloseable {
                     v[i] = l.get(i);
                 }
             }
-            case FLOAT16 -> {
+            case FLOAT16, BFLOAT16 -> {
                 java.nio.ShortBuffer l = t.getShortBuffer();
+                boolean half = t.getInfo().type == OnnxJavaType.FLOAT16;
                 v = new double[l.remaining()];
                 for (int i = 0; i < v.length; i++) {
-                    v[i] = halfToFloat(l.get(i));
+                    v[i] = half ? Fp16Conversions.fp16ToFloat(l.get(i)) : Fp16Conversions.bf16ToFloat(l.get(i));
                 }
             }
             case INT8, UINT8, BOOL -> {
@@ -259,7 +269,7 @@ public final class ModelRunner implements AutoCloseable {
                 }
             }
             default -> {
-                // a type this runner cannot read (string, bfloat16): NaN, so that no comparison takes it for a match
+                // a type this runner cannot read (string): NaN, so that no comparison takes it for a match
                 long n = 1;
                 for (long d : shape) {
                     n *= Math.max(d, 0);
@@ -272,22 +282,6 @@ public final class ModelRunner implements AutoCloseable {
             shape = new long[] {0};
         }
         return new NpyArray(shape, v, "<f8");
-    }
-
-    /** An IEEE 754 half-precision value as a float. */
-    static float halfToFloat(short h) {
-        int bits = h & 0xffff;
-        int sign = (bits & 0x8000) << 16;
-        int exponent = (bits >>> 10) & 0x1f;
-        int mantissa = bits & 0x3ff;
-        if (exponent == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
-        }
-        if (exponent == 0) {
-            float value = mantissa / 1024f / 16384f; // subnormal: mantissa x 2^-24
-            return sign == 0 ? value : -value;
-        }
-        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
     }
 
     /** Seeded N(0,1) inputs matching the model's inputs, dynamic dimensions set to {@code batch}. */

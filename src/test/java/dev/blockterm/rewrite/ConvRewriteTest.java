@@ -82,7 +82,7 @@ class ConvRewriteTest {
             Path out = dir.resolve("out.onnx");
             ModelFiles.write(model, in, null);
             CompressionOptions ratio = CompressionOptions.builder().target(new Target.Ratio(2)).minParams(0)
-                    .latencyCheck(false).build();
+                    .latencyCheck(false).convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.CHANNEL)).build();
             Compressor.Result result = new Compressor(ratio, m -> { }).compress(model, c.name());
             assertTrue(result.report().layers().get(0).compressed(), c.name() + "\n" + result.report().table());
             ModelFiles.write(result.model(), out, in);
@@ -144,6 +144,72 @@ class ConvRewriteTest {
             ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
             Map<String, NpyArray> feeds = feeds(in);
             assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, format.label());
+        }
+    }
+
+    private static CompressionOptions onlyForm(dev.blockterm.compress.ConvForm form, double ratio) {
+        return CompressionOptions.builder().target(new Target.Ratio(ratio)).minParams(0).latencyCheck(false)
+                .convForms(java.util.EnumSet.of(form)).build();
+    }
+
+    /** Spatial SVD (k_h x 1 conv C_in -> r, then 1 x k_w conv r -> C_out) computes the kernel its factors give. */
+    @Test
+    void spatialSvdComputesItsReconstructedKernel() {
+        for (Case c : cases().subList(0, 4)) {
+            Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+            Path in = dir.resolve("in.onnx");
+            Path out = dir.resolve("out.onnx");
+            ModelFiles.write(model, in, null);
+            Compressor.Result result = new Compressor(onlyForm(dev.blockterm.compress.ConvForm.SPATIAL, 2), m -> { })
+                    .compress(model, c.name());
+            var row = result.report().layers().get(0);
+            assertTrue(row.compressed() && row.layout().startsWith("spatial svd"), c.name() + "\n" + result.report().table());
+            ModelFiles.write(result.model(), out, in);
+            // S = P Q is (C_in k_h) x (k_w C_out); the kernel is W[o, c, i, j] = S[(c, i), (j, o)]
+            double[] s = result.fits().get("conv").fit().model().reconstruct().data();
+            int kh = c.kernel()[0];
+            int kw = c.kernel()[1];
+            double[] kernel = new double[c.cOut() * c.cIn() * kh * kw];
+            for (int o = 0; o < c.cOut(); o++) {
+                for (int ch = 0; ch < c.cIn(); ch++) {
+                    for (int i = 0; i < kh; i++) {
+                        for (int j = 0; j < kw; j++) {
+                            kernel[((o * c.cIn() + ch) * kh + i) * kw + j] = s[(ch * kh + i) * kw * c.cOut() + j * c.cOut() + o];
+                        }
+                    }
+                }
+            }
+            Path reference = dir.resolve("reference.onnx");
+            ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, c.name());
+            List<Onnx.NodeProto> convs = ModelFiles.read(out).getGraph().getNodeList().stream()
+                    .filter(n -> n.getOpType().equals("Conv")).toList();
+            assertEquals(2, convs.size());
+            assertEquals(List.of((long) kh, 1L), convs.get(0).getAttributeList().stream()
+                    .filter(a -> a.getName().equals("kernel_shape")).findFirst().orElseThrow().getIntsList());
+            assertTrue(row.paramsAfter() * 2 <= row.paramsBefore(), c.name());
+        }
+    }
+
+    /** The block-term chain chosen on the curves computes the kernel its factors give. */
+    @Test
+    void chainFormComputesItsReconstructedKernel() {
+        for (Case c : cases().subList(0, 2)) {
+            Onnx.ModelProto model = TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), null, c.attributes());
+            Path in = dir.resolve("in.onnx");
+            Path out = dir.resolve("out.onnx");
+            ModelFiles.write(model, in, null);
+            Compressor.Result result = new Compressor(onlyForm(dev.blockterm.compress.ConvForm.CHAIN, 2), m -> { })
+                    .compress(model, c.name());
+            var row = result.report().layers().get(0);
+            assertTrue(row.compressed() && row.layout().startsWith("bt conv chain"), c.name() + "\n" + result.report().table());
+            ModelFiles.write(result.model(), out, in);
+            double[] kernel = result.fits().get("conv").fit().model().reconstruct().data();
+            Path reference = dir.resolve("reference.onnx");
+            ModelFiles.write(TinyModels.conv(c.cOut(), c.cIn(), c.kernel(), c.size(), kernel, c.attributes()), reference, null);
+            Map<String, NpyArray> feeds = feeds(in);
+            assertEquals(0, relative(run(reference, feeds), run(out, feeds)), 1e-5, c.name());
         }
     }
 

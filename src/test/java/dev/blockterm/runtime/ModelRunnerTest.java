@@ -15,12 +15,12 @@ class ModelRunnerTest {
 
     @Test
     void halfPrecisionValuesAreRead() {
-        assertEquals(1.0f, ModelRunner.halfToFloat((short) 0x3c00));
-        assertEquals(-2.0f, ModelRunner.halfToFloat((short) 0xc000));
-        assertEquals(65504f, ModelRunner.halfToFloat((short) 0x7bff));
-        assertEquals(5.9604645e-8f, ModelRunner.halfToFloat((short) 0x0001));
-        assertEquals(Float.POSITIVE_INFINITY, ModelRunner.halfToFloat((short) 0x7c00));
-        assertEquals(0.333251953125f, ModelRunner.halfToFloat((short) 0x3555));
+        assertEquals(1.0f, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0x3c00));
+        assertEquals(-2.0f, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0xc000));
+        assertEquals(65504f, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0x7bff));
+        assertEquals(5.9604645e-8f, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0x0001));
+        assertEquals(Float.POSITIVE_INFINITY, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0x7c00));
+        assertEquals(0.333251953125f, ai.onnxruntime.platform.Fp16Conversions.fp16ToFloat((short) 0x3555));
     }
 
     @Test
@@ -28,7 +28,8 @@ class ModelRunnerTest {
         // y = Cast(x, to), for the types a model may end in
         int[] types = {Onnx.TensorProto.DataType.INT32_VALUE, Onnx.TensorProto.DataType.UINT8_VALUE,
             Onnx.TensorProto.DataType.INT8_VALUE, Onnx.TensorProto.DataType.INT16_VALUE,
-            Onnx.TensorProto.DataType.FLOAT16_VALUE, Onnx.TensorProto.DataType.BOOL_VALUE};
+            Onnx.TensorProto.DataType.FLOAT16_VALUE, Onnx.TensorProto.DataType.BFLOAT16_VALUE,
+            Onnx.TensorProto.DataType.BOOL_VALUE};
         double[] x = {0, 1, 2, 3, 100, 7};
         for (int type : types) {
             Onnx.NodeProto cast = Onnx.NodeProto.newBuilder().setOpType("Cast").setName("cast").addInput("x")
