@@ -47,7 +47,9 @@ class HalfPrecisionTest {
 
     @Test
     void everyFloatTypeIsCompressedInItsOwnType() {
-        for (int type : new int[] {Weights.FLOAT16, Weights.BFLOAT16, Weights.DOUBLE}) {
+        // bfloat16 is read and written (below) but not run here: ONNX Runtime's CPU provider has no bfloat16
+        // MatMul or Conv, and a model it cannot load is refused before fitting
+        for (int type : new int[] {Weights.FLOAT16, Weights.DOUBLE}) {
           // the whole-model ratio (curves) and the per-layer ratio (every layer fitted alone)
           for (Target target : List.<Target>of(new Target.Ratio(2), new Target.LayerRatio(2))) {
             Onnx.ModelProto model = model(type);
@@ -56,7 +58,8 @@ class HalfPrecisionTest {
             Compressor.Result result = new Compressor(options, m -> { }).compress(model, "typed");
             String label = Onnx.TensorProto.DataType.forNumber(type).name() + " " + target.describe();
             long compressed = result.report().layers().stream().filter(l -> l.compressed()).count();
-            assertTrue(target instanceof Target.Ratio ? compressed >= 1 : compressed == 2,
+            assertTrue(target instanceof Target.Ratio ? compressed >= 1
+                    : compressed == result.report().layers().size(),
                     label + "\n" + result.report().table());
             Onnx.GraphProto g = result.model().getGraph();
             assertTrue(g.getNodeList().stream().noneMatch(n -> n.getOpType().equals("Cast")), label);
