@@ -5,8 +5,10 @@ with `blockterm import-factors MODEL.bt.onnx TUNED.safetensors -o OUT.onnx`. Nee
 only (the safetensors format is read and written here, a page of code).
 
     manifest, tensors = read_safetensors("factors.safetensors")
-    layers = build(manifest, tensors)          # {layer name: FactoredLinear}
-    y = layers["/0/Gemm"](x)                   # x: [..., input_size]
+    layers = build(manifest, tensors)          # {layer name: module}, one per compressed layer
+    y = layers["/0/Gemm"](x)                   # FactoredLinear, x: [..., input_size]
+    y = layers["/conv1/Conv"](x)               # ConvChain, x: [batch, C_in, spatial...]
+    w = layers["lstm.R"]()                     # RebuiltWeight: the weight itself, of weight_shape
     ...train...
     save("tuned.safetensors", layers, manifest)
 """
@@ -69,6 +71,11 @@ def contract(equation, path, operands):
     return torch.einsum(f"{terms[0]}->{output}", ops[0])
 
 
+def _parameters(names, tensors):
+    return torch.nn.ParameterList(
+        [torch.nn.Parameter(torch.from_numpy(np.array(tensors[n], dtype=np.float32))) for n in names])
+
+
 class FactoredLinear(torch.nn.Module):
     """y = x W (+ bias) with W held as the layer's factors and contracted by the manifest's einsum."""
 
@@ -78,8 +85,7 @@ class FactoredLinear(torch.nn.Module):
             raise ValueError(f"{entry['name']}: kind {entry['kind']} is not a linear layer")
         self.entry = entry
         self.names = [n for n in entry["operands"] if n != "x"]
-        self.factors = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.from_numpy(np.array(tensors[n], dtype=np.float32))) for n in self.names])
+        self.factors = _parameters(self.names, tensors)
         bias = entry.get("bias")
         self.bias = None
         if bias is not None and bias in tensors:
@@ -111,9 +117,101 @@ class FactoredLinear(torch.nn.Module):
         return out
 
 
+class RebuiltWeight(torch.nn.Module):
+    """W itself, a weight the model rebuilds at load (an LSTM's W or R, an embedding table, ...): the
+    factors contracted by the manifest's einsum, [input_size, output_size] with the zero padding cut,
+    reshaped to weight_shape. Call it with no input and use the result where the weight was used."""
+
+    def __init__(self, entry, tensors):
+        super().__init__()
+        if entry["kind"] != "rebuilt":
+            raise ValueError(f"{entry['name']}: kind {entry['kind']} is not a rebuilt weight")
+        self.entry = entry
+        self.names = list(entry["operands"])
+        self.factors = _parameters(self.names, tensors)
+
+    def forward(self):
+        e = self.entry
+        w = contract(e["einsum"], e.get("path"), list(self.factors))
+        w = w.reshape(int(np.prod(e["input_factors"])), int(np.prod(e["output_factors"])))
+        return w[:e["input_size"], :e["output_size"]].reshape(e["weight_shape"])
+
+    def tensors(self):
+        """{name: numpy array} of the current factors under their exported names."""
+        return {n: p.detach().cpu().numpy() for n, p in zip(self.names, self.factors)}
+
+
+def onnx_conv(x, weight, bias, step):
+    """ONNX Conv (1-, 2- or 3-D) with the attributes of a `convs` step: kernel_shape, strides, pads
+    (every axis's begin, then every end, asymmetric allowed), dilations, group, auto_pad."""
+    spatial = x.dim() - 2
+    strides, dilations = step["strides"], step["dilations"]
+    kernel, auto_pad = step["kernel_shape"], step.get("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begin, end = [], []
+        for i in range(spatial):
+            size = x.shape[2 + i]
+            total = max(0, (-(-size // strides[i]) - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
+            small = total // 2  # SAME_UPPER puts the odd one at the end, SAME_LOWER at the beginning
+            begin.append(small if auto_pad == "SAME_UPPER" else total - small)
+            end.append(total - begin[-1])
+    elif auto_pad == "VALID":
+        begin, end = [0] * spatial, [0] * spatial
+    else:
+        begin, end = step["pads"][:spatial], step["pads"][spatial:]
+    widths = []
+    for i in reversed(range(spatial)):  # torch pads the last axis first
+        widths += [begin[i], end[i]]
+    if any(widths):
+        x = torch.nn.functional.pad(x, widths)
+    conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[spatial - 1]
+    return conv(x, weight, bias, stride=tuple(strides), dilation=tuple(dilations), groups=step["group"])
+
+
+class ConvChain(torch.nn.Module):
+    """y = conv_m(... conv_1(x)): a Conv's replacement as the manifest's `convs` list describes it, whatever
+    its form (channel low rank, the 1x1 / grouped / 1x1 block-term chain, spatial SVD, ...).
+    x: [batch, C_in, spatial...]."""
+
+    def __init__(self, entry, tensors):
+        super().__init__()
+        if entry["kind"] != "conv" or "convs" not in entry:
+            raise ValueError(f"{entry['name']}: not a conv with its chain of convolutions (kind {entry['kind']}; "
+                             f"a file of manifest version 1 describes convs in prose: export it again)")
+        self.steps = entry["convs"]
+        self.names = []
+        for step in self.steps:
+            for name in (step["weight"], step.get("bias")):
+                if name is None or name in self.names:
+                    continue
+                if name not in tensors:
+                    raise ValueError(f"{entry['name']}: '{name}' is not in the file (a bias computed in the graph?)")
+                self.names.append(name)
+        self.params = _parameters(self.names, tensors)
+
+    def forward(self, x):
+        index = {n: p for n, p in zip(self.names, self.params)}
+        for step in self.steps:
+            bias = step.get("bias")
+            x = onnx_conv(x, index[step["weight"]], index[bias] if bias is not None else None, step)
+        return x
+
+    def tensors(self):
+        """{name: numpy array} of the current weights and biases under their exported names."""
+        return {n: p.detach().cpu().numpy() for n, p in zip(self.names, self.params)}
+
+
+_KINDS = {"linear": FactoredLinear, "rebuilt": RebuiltWeight, "conv": ConvChain}
+
+
 def build(manifest, tensors):
-    """{layer name: FactoredLinear} for every linear layer of the manifest (conv and rebuilt layers are skipped)."""
-    return {e["name"]: FactoredLinear(e, tensors) for e in manifest["layers"] if e["kind"] == "linear"}
+    """{layer name: module} for every layer of the manifest: FactoredLinear, RebuiltWeight or ConvChain."""
+    layers = {}
+    for e in manifest["layers"]:
+        if e["kind"] not in _KINDS:
+            raise ValueError(f"{e['name']}: unknown kind {e['kind']}")
+        layers[e["name"]] = _KINDS[e["kind"]](e, tensors)
+    return layers
 
 
 def save(path, layers, manifest):

@@ -17,6 +17,7 @@ import dev.blockterm.report.CompressionReport;
 import dev.blockterm.report.LayerLatency;
 import dev.blockterm.report.LayerReport;
 import dev.blockterm.report.ModelQuality;
+import dev.blockterm.rewrite.ConvChain;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.LinearRewriter;
@@ -382,19 +383,17 @@ public final class Compressor {
                 }
             }
         }
-        if (tz == null && d instanceof TensorTrain) { // channel low rank: factor0 the k conv (r, C_in, k...), factor1 the 1x1
-            return new FactoredLayer(r.name(), r.op(), "conv", o.weightName(), dims, "low-rank", "lowrank-conv", 1, ranks,
-                    (int) (Weights.elements(weight) / dims[0]), (int) dims[0], new int[0], new int[0], null, tensors,
-                    null, 1, false);
-        }
-        if (tz == null) { // a Conv: C_out x C_in x kernel, fitted as C_out x C_in x K
-            return new FactoredLayer(r.name(), r.op(), "conv", o.weightName(), dims, format, "tucker2-conv", blocks,
-                    ranks, (int) (Weights.elements(weight) / dims[0]), (int) dims[0],
-                    new int[0], new int[0], null, tensors, null, 1, false);
+        if (tz == null) { // a Conv: its replacement, read back as the chain of convolutions it is
+            Map<String, Onnx.TensorProto> stored = new HashMap<>(Graphs.initializers(model.getGraph()));
+            replacement.initializers().forEach(t -> stored.put(t.getName(), t));
+            boolean lowRank = d instanceof TensorTrain; // channel low rank is fitted as a rank-r matrix train
+            return FactoredLayer.conv(r.name(), r.op(), o.weightName(), dims, lowRank ? "low-rank" : format,
+                    lowRank ? "lowrank-conv" : "tucker2-conv", blocks, ranks,
+                    ConvChain.of(replacement.nodes(), stored), stored);
         }
         return new FactoredLayer(r.name(), r.op(), r.rebuilt() ? "rebuilt" : "linear", o.weightName(), dims, format,
                 tz.layout().label(), blocks, ranks, tz.inputSize(), tz.outputSize(), tz.inputFactors(),
-                tz.outputFactors(), replacement.plan(), tensors, bias, beta, transA);
+                tz.outputFactors(), replacement.plan(), null, tensors, bias, beta, transA);
     }
 
     /** A layer's report and, when it is compressed, its fit and how to rewrite it. */

@@ -7,11 +7,13 @@ import dev.blockterm.onnx.Graphs;
 import dev.blockterm.onnx.ModelException;
 import dev.blockterm.onnx.Weights;
 import dev.blockterm.rewrite.ContractionPlan;
+import dev.blockterm.rewrite.ConvChain;
 import dev.blockterm.rewrite.FactoredLayer;
 import dev.blockterm.rewrite.TensorNetwork;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -29,14 +31,20 @@ import onnx.Onnx;
  * {@code weight_shape}, {@code format}, {@code layout}, {@code blocks}, {@code ranks},
  * {@code input_size}, {@code output_size}, {@code input_factors}, {@code output_factors} (zero padding
  * where their product is larger), {@code einsum} with its {@code operands} ({@code x} is the input
- * reshaped to {@code [batch, *input_factors]}; the result is {@code [batch, *output_factors]}),
+ * reshaped to {@code [batch, *input_factors]}; the result is {@code [batch, *output_factors]}, or for a
+ * rebuilt weight, with no {@code x}, {@code [*input_factors, *output_factors]}),
  * the pairwise contraction order of least FLOPs as an opt_einsum {@code path},
- * {@code bias}, {@code bias_scale}, {@code transpose_input} and {@code tensors}.
+ * {@code bias}, {@code bias_scale}, {@code transpose_input} and {@code tensors}. A {@code conv} has no
+ * einsum but {@code convs}, the chain of convolutions that replaced it, in order, each step an ONNX
+ * Conv: {@code weight}, {@code bias} (absent when none), {@code kernel_shape}, {@code strides},
+ * {@code pads} (every axis's begin, then every end), {@code dilations}, {@code group} and
+ * {@code auto_pad}, read from the replacement's nodes, so every conv form has the one description.
+ * Version 2 (version 1 described a conv in prose).
  */
 public final class FactorFiles {
 
     public static final String MANIFEST = "blockterm.manifest";
-    public static final int MANIFEST_VERSION = 1;
+    public static final int MANIFEST_VERSION = 2;
 
     private FactorFiles() {
     }
@@ -44,6 +52,7 @@ public final class FactorFiles {
     /** The factors of these layers with their manifest. */
     public static SafeTensors export(String model, List<FactoredLayer> layers) {
         List<SafeTensors.Tensor> tensors = new ArrayList<>();
+        Set<String> written = new HashSet<>(); // a tensor two layers share (a bias) is written once
         JsonArray entries = new JsonArray();
         for (FactoredLayer l : layers) {
             JsonObject e = new JsonObject();
@@ -71,10 +80,9 @@ public final class FactorFiles {
                     path.add(array(new long[] {pair[0], pair[1]}));
                 }
                 e.add("path", path);
-            } else {
-                e.addProperty("structure", "Conv 1x1 with " + l.name() + ".bt.factor1, grouped Conv (group = blocks, "
-                        + "the original kernel, strides and pads) with " + l.name() + ".bt.core, Conv 1x1 with "
-                        + l.name() + ".bt.factor0 and the original bias");
+            }
+            if (l.convs() != null) {
+                e.add("convs", convs(l.convs()));
             }
             if (l.bias() != null) {
                 e.addProperty("bias", l.bias());
@@ -84,6 +92,9 @@ public final class FactorFiles {
             JsonArray names = new JsonArray();
             for (Onnx.TensorProto t : l.tensors()) {
                 names.add(t.getName());
+                if (!written.add(t.getName())) {
+                    continue;
+                }
                 String dtype = t.getDataType() == Weights.DOUBLE ? "F64" : "F32";
                 tensors.add(new SafeTensors.Tensor(t.getName(), dtype,
                         t.getDimsList().stream().mapToLong(Long::longValue).toArray(), Weights.values(t)));
@@ -97,6 +108,26 @@ public final class FactorFiles {
         manifest.add("layers", entries);
         return new SafeTensors(Map.of(MANIFEST, new GsonBuilder().disableHtmlEscaping().create().toJson(manifest),
                 "format", "pt"), tensors);
+    }
+
+    /** A chain of convolutions as JSON: per step its weight, bias and every ONNX Conv attribute. */
+    static JsonArray convs(ConvChain chain) {
+        JsonArray steps = new JsonArray();
+        for (ConvChain.Step s : chain.steps()) {
+            JsonObject step = new JsonObject();
+            step.addProperty("weight", s.weight());
+            if (s.bias() != null) {
+                step.addProperty("bias", s.bias());
+            }
+            step.add("kernel_shape", array(s.kernelShape()));
+            step.add("strides", array(s.strides()));
+            step.add("pads", array(s.pads()));
+            step.add("dilations", array(s.dilations()));
+            step.addProperty("group", s.group());
+            step.addProperty("auto_pad", s.autoPad());
+            steps.add(step);
+        }
+        return steps;
     }
 
     /** An einsum equation of a network, one letter per label, and its operands ({@code x} for the input). */
