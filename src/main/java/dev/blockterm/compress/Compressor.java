@@ -386,9 +386,10 @@ public final class Compressor {
         if (tz == null) { // a Conv: its replacement, read back as the chain of convolutions it is
             Map<String, Onnx.TensorProto> stored = new HashMap<>(Graphs.initializers(model.getGraph()));
             replacement.initializers().forEach(t -> stored.put(t.getName(), t));
-            boolean lowRank = d instanceof TensorTrain; // channel low rank is fitted as a rank-r matrix train
-            return FactoredLayer.conv(r.name(), r.op(), o.weightName(), dims, lowRank ? "low-rank" : format,
-                    lowRank ? "lowrank-conv" : "tucker2-conv", blocks, ranks,
+            boolean lowRank = d instanceof TensorTrain; // channel low rank and spatial SVD: two-factor trains
+            String form = r.layout().startsWith("spatial") ? "spatial-svd-conv" : lowRank ? "lowrank-conv" : "tucker2-conv";
+            return FactoredLayer.conv(r.name(), r.op(), o.weightName(), dims, lowRank ? "low-rank" : format, form,
+                    blocks, ranks,
                     ConvChain.of(replacement.nodes(), stored), stored);
         }
         return new FactoredLayer(r.name(), r.op(), r.rebuilt() ? "rebuilt" : "linear", o.weightName(), dims, format,
