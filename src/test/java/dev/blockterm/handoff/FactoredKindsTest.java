@@ -78,7 +78,9 @@ class FactoredKindsTest {
     @BeforeAll
     static void compressEveryKind() throws IOException {
         CompressionOptions lowRank = CompressionOptions.builder().target(new Target.Ratio(2)).minParams(0)
-                .latencyCheck(false).build();
+                .latencyCheck(false).convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.CHANNEL)).build();
+        CompressionOptions spatial = lowRank.toBuilder()
+                .convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.SPATIAL)).build();
         CompressionOptions chain = CompressionOptions.builder().target(new Target.Ranks()).blocks(2).ranks(3)
                 .minParams(0).sweeps(30, 1e-9).force(true).latencyCheck(false).build();
         for (Geometry g : geometries()) {
@@ -91,6 +93,12 @@ class FactoredKindsTest {
                 .withTarget(new Target.Ranks()).withWeights(Pattern.compile("^table$")).withMinParams(0)
                 .withLatencyCheck(false), "table", "embedding",
                 Map.of("ids", new NpyArray(new long[] {5}, new double[] {0, 7, 95, 7, 31}, "<i8")), 0));
+        for (Geometry g : geometries()) { // the compressor's own spatial SVD, on the 2-D kernels
+            if (g.kernel().length == 2) {
+                Onnx.ModelProto model = TinyModels.conv(g.cOut(), g.cIn(), g.kernel(), g.size(), null, g.attributes());
+                JOBS.add(compressed("spatial SVD, " + g.name(), model, spatial, "conv", "module", randomFeeds(model), 2));
+            }
+        }
     }
 
     private static Job compressed(String name, Onnx.ModelProto model, CompressionOptions options, String layer,
