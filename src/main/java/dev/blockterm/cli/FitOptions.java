@@ -1,6 +1,7 @@
 package dev.blockterm.cli;
 
 import dev.blockterm.compress.CompressionOptions;
+import dev.blockterm.compress.ConvForm;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.Initialization;
@@ -84,6 +85,11 @@ final class FitOptions {
     @Option(names = "--min-speedup", paramLabel = "S",
             description = "offer only factored forms that ONNX Runtime runs at least S times faster than dense")
     double minSpeedup;
+
+    @Option(names = "--conv-form", paramLabel = "FORM[,FORM...]", split = ",",
+            description = "the forms a convolution may take, ranked by output error: channel (k conv to r channels, "
+                    + "then 1x1), spatial (k_h x 1 then 1 x k_w), chain (1x1, grouped k, 1x1) (default: all)")
+    List<String> convForms;
 
     @Option(names = "--weights", paramLabel = "REGEX",
             description = "also store these initializers factored and rebuild them at load (e.g. an embedding table);"
@@ -181,6 +187,26 @@ final class FitOptions {
                 .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
                 .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
                 .target(target).weights(weights == null ? null : Pattern.compile(weights))
-                .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup).build();
+                .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
+                .convForms(convForms()).build();
+    }
+
+    private java.util.Set<ConvForm> convForms() {
+        if (convForms == null) {
+            return java.util.EnumSet.allOf(ConvForm.class);
+        }
+        java.util.Set<ConvForm> forms = java.util.EnumSet.noneOf(ConvForm.class);
+        for (String f : convForms) {
+            try {
+                forms.add(ConvForm.of(f.trim()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--conv-form: expected channel, spatial or chain, found '" + f + "'");
+            }
+        }
+        if (!target().usesCurves()) {
+            throw new IllegalArgumentException("--conv-form: applies to the targets decided on curves (the default, "
+                    + "--ratio, --budget, --max-error, --max-output-error), not to per-layer ranks or ratios");
+        }
+        return forms;
     }
 }

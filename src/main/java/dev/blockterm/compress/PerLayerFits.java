@@ -23,6 +23,7 @@ import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.runtime.ActivationCapture;
+import dev.blockterm.tensor.Matrix;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
@@ -66,8 +67,9 @@ final class PerLayerFits {
         List<LinearLayer> calibrated = layers.stream()
                 .filter(l -> compressor.skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
         if (fitting != null && !options.sequential()) {
-            progress.accept("capturing the layers' inputs on the calibration data");
-            fitting.capture(model, calibrated);
+            progress.accept("accumulating the layers' input covariances on the calibration data");
+            fitting.capture(model, calibrated, convs.stream()
+                    .filter(c -> compressor.skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList());
         }
         List<Callable<Compressor.LayerOutcome>> tasks = new ArrayList<>();
         List<Compressor.LayerOutcome> sequential = new ArrayList<>();
@@ -317,18 +319,38 @@ final class PerLayerFits {
             progress.accept("fitting " + layer.name() + " (" + layer.weightShape() + ") as 1x1 -> grouped -> 1x1 "
                     + "convolutions, N=" + s.blocks() + ", ranks " + java.util.Arrays.toString(s.ranks()));
             FitResult<BlockTerm> fit = fitter.fit(kernel, s);
-            tried.add(new Alternative(format + " conv", tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
-                    fit.relativeError(), Double.NaN, ""));
+            Matrix gram = fitting == null ? null : fitting.gram(layer.name());
+            double outputError = Double.NaN;
+            String layout = format + " conv";
+            if (gram != null) {
+                // the last 1x1 convolution refitted exactly to the outputs on the calibration inputs
+                Matrix w = ConvRewriter.lowRankMatrix(layer, kernel.data());
+                BlockTerm refitted = ConvForms.refitLast(fit.model(), w,
+                        dev.blockterm.decompose.Whitening.damped(gram, dev.blockterm.decompose.Whitening.DEFAULT_DAMPING),
+                        layer);
+                Matrix approx = ConvRewriter.lowRankMatrix(layer, refitted.reconstruct().data());
+                Matrix diff = w.plus(approx.scale(-1));
+                double weightError = diff.frobeniusNorm() / w.frobeniusNorm();
+                double total = dev.blockterm.decompose.Whitening.outputNorm(gram, w);
+                outputError = total == 0 ? 0 : dev.blockterm.decompose.Whitening.outputNorm(gram, diff) / total;
+                fit = new FitResult<>(refitted, fit.errors(), fit.sweeps(), fit.converged(), weightError, fit.init(),
+                        fit.seconds(), fit.sweepSeconds());
+                layout = format + " conv refitted";
+            }
+            tried.add(new Alternative(layout, tensorization, s.blocks(), s.ranksText(), params, flopsAfter,
+                    fit.relativeError(), outputError, ""));
             if (options.target() instanceof Target.LayerRatio layerRatio) {
                 selection = String.format(Locale.ROOT, "--layer-ratio %.4g: the most parameters within the budget",
                         layerRatio.ratio());
             }
-            LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, format + " conv",
+            LayerReport report = new LayerReport(layer.name(), "Conv", layer.weightShape(), true, null, layout,
                     tensorization, false, s.blocks(), s.ranksText(), layer.parameters(), params, fit.relativeError(),
-                    Double.NaN, fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
+                    outputError, fit.sweeps(), fit.converged(), (System.nanoTime() - started) / 1e9, flopsBefore, flopsAfter, tried,
                     selection, false, null);
-            return new Compressor.LayerOutcome(layer.nodeIndex(), layer.weightName(), report, new Compressor.LayerFit(layer.name(), null, fit, Double.NaN),
-                    m -> ConvRewriter.rewrite(m, layer, fit.model()), new Compressor.Timed(null, layer));
+            FitResult<BlockTerm> chosen = fit;
+            return new Compressor.LayerOutcome(layer.nodeIndex(), layer.weightName(), report,
+                    new Compressor.LayerFit(layer.name(), null, chosen, outputError),
+                    m -> ConvRewriter.rewrite(m, layer, chosen.model()), new Compressor.Timed(null, layer));
         }
         return Compressor.LayerOutcome.dense(layer.nodeIndex(), layer.weightName(), LayerReport.dense(layer.name(), "Conv",
                 layer.weightShape(), layer.parameters(), flopsBefore, refusal, tried, (System.nanoTime() - started) / 1e9));
