@@ -83,6 +83,8 @@ public final class TextFeeds {
      */
     public static Map<String, NpyArray> forModel(Path textFile, Path tokenizer, Integer maxLength,
                                                  List<ModelRunner.Input> inputs) {
+        List<String> texts = lines(textFile);
+        requireFile(tokenizer);
         Map<String, ModelRunner.Input> byName = new LinkedHashMap<>();
         for (ModelRunner.Input in : inputs) {
             if (!NAMES.contains(in.name())) {
@@ -109,7 +111,6 @@ public final class TextFeeds {
                     + "'input_ids' " + InputShapes.describe(shape) + "), found a longest sequence of " + maxLength);
         }
         int cap = shape[1] > 0 ? Math.toIntExact(shape[1]) : maxLength != null ? maxLength : DEFAULT_MAX_LENGTH;
-        List<String> texts = lines(textFile);
         if (shape[0] > 0 && shape[0] != texts.size()) {
             throw new IllegalArgumentException("the model takes " + shape[0] + " rows at a time (input 'input_ids' "
                     + InputShapes.describe(shape) + "), " + textFile + " holds " + texts.size() + " texts");
@@ -126,9 +127,7 @@ public final class TextFeeds {
 
     /** The non-blank lines of {@code file}, each a text. */
     public static List<String> lines(Path file) {
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(file + ": " + (Files.exists(file) ? "not a regular file" : "no such file"));
-        }
+        requireFile(file);
         List<String> texts = new ArrayList<>();
         try {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
@@ -149,10 +148,7 @@ public final class TextFeeds {
 
     /** Each text tokenized by the tokenizer file, truncated to {@code maxLength} tokens (special ones included). */
     public static Tokens tokenize(Path tokenizer, List<String> texts, int maxLength) {
-        if (!Files.isRegularFile(tokenizer)) {
-            throw new IllegalArgumentException(tokenizer + ": " + (Files.exists(tokenizer) ? "not a regular file"
-                    : "no such file"));
-        }
+        requireFile(tokenizer);
         long[] pad = padIds(tokenizer);
         try (HuggingFaceTokenizer t = HuggingFaceTokenizer.builder().optTokenizerPath(tokenizer)
                 .optPadding(false).optTruncation(true).optMaxLength(maxLength).build()) {
@@ -170,6 +166,12 @@ public final class TextFeeds {
             String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
             throw new IllegalArgumentException(tokenizer + ": not a Hugging Face tokenizer.json the tokenizers "
                     + "library can load (" + why + ")", e);
+        }
+    }
+
+    private static void requireFile(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(file + ": " + (Files.exists(file) ? "not a regular file" : "no such file"));
         }
     }
 
