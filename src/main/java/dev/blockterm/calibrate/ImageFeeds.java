@@ -43,6 +43,7 @@ public final class ImageFeeds {
      * from the images in {@code dir}: rows x channels x height x width (or rows x height x width x channels).
      */
     public static Map<String, NpyArray> forModel(Path dir, ImageOptions options, List<ModelRunner.Input> inputs) {
+        List<Path> files = files(dir);
         if (inputs.size() != 1) {
             List<String> names = inputs.stream().map(ModelRunner.Input::name).toList();
             throw new IllegalArgumentException("images feed a model with one input; the model has " + inputs.size()
@@ -57,7 +58,6 @@ public final class ImageFeeds {
             default -> throw new IllegalArgumentException("input '" + input.name() + "' takes " + input.type()
                     + " values; images give floating-point ones");
         };
-        List<Path> files = files(dir);
         long rows = input.shape()[0];
         if (rows > 0 && rows != files.size()) {
             throw new IllegalArgumentException("the model takes " + rows + " rows at a time (input '" + input.name()
