@@ -47,11 +47,11 @@ final class InputOptions {
                     + "last axis holds the channels), grayscale for a one-channel input")
     Path images;
 
-    @Option(names = "--mean", paramLabel = "R,G,B", split = ",",
+    @Option(names = "--mean", paramLabel = "R,G,B", split = ",", hideParamSyntax = true,
             description = "with --calibration-images: subtracted per colour from the [0,1] values (default: 0)")
     double[] mean;
 
-    @Option(names = "--std", paramLabel = "R,G,B", split = ",",
+    @Option(names = "--std", paramLabel = "R,G,B", split = ",", hideParamSyntax = true,
             description = "with --calibration-images: divides per colour after --mean (default: 1)")
     double[] std;
 
