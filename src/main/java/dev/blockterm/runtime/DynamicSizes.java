@@ -36,7 +36,8 @@ final class DynamicSizes {
      * {@code shapes} (name to shape, -1 where dynamic) with every dynamic spatial axis set to the first
      * candidate size at which {@code runs} says the model runs; the same when there is none to set.
      *
-     * @param graph the model's graph, read only when there are spatial axes to size
+     * @param graph the model's graph (null where not known: nothing is sized), read only when there are
+     *              spatial axes to size
      * @throws InputShapes.Unresolved when the model runs at no candidate
      */
     static Map<String, long[]> resolve(Map<String, long[]> shapes, Supplier<Onnx.GraphProto> graph,
@@ -51,8 +52,8 @@ final class DynamicSizes {
             return shapes;
         }
         Onnx.GraphProto g = graph.get();
-        if (!hasStridedOps(g)) {
-            return shapes; // no image model: its dynamic axes are the caller's (rows, as always)
+        if (g == null || !hasStridedOps(g)) {
+            return shapes; // no image model (or not known): its dynamic axes are the caller's (rows, as always)
         }
         List<Long> candidates = candidates(stride(g));
         for (long size : candidates) {

@@ -10,7 +10,6 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.platform.Fp16Conversions;
 import dev.blockterm.onnx.ModelFiles;
-import java.io.IOException;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -25,7 +24,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.function.Supplier;
 import onnx.Onnx;
-import org.nd4j.shade.protobuf.CodedInputStream;
 
 /** One model in an ONNX Runtime session; closes the session when closed. */
 public final class ModelRunner implements AutoCloseable {
@@ -38,13 +36,16 @@ public final class ModelRunner implements AutoCloseable {
     private final OrtSession session;
     private final Object path; // the file, or a label for a model held in memory
     private final InputShapes given;
-    private final Supplier<Onnx.GraphProto> graph; // read only to size dynamic spatial axes
+    private final Supplier<Onnx.GraphProto> graph; // read only to size dynamic spatial axes; null: not known
     private Map<String, long[]> shapes; // the inputs' shapes for generated inputs, found when first asked
     private boolean sizesFound; // whether running the model chose some of them
 
-    /** A model held in memory (under 2 GB, its weights inline), named {@code label} in messages. */
+    /**
+     * A model held in memory (under 2 GB, its weights inline), named {@code label} in messages; its
+     * generated inputs set every dynamic axis to the row count (the bytes are not kept to read the graph).
+     */
     public ModelRunner(byte[] model, String label, int threads) {
-        this(model, label, threads, InputShapes.NONE, () -> parse(model, label));
+        this(model, label, threads, InputShapes.NONE, () -> null);
     }
 
     /**
@@ -86,16 +87,6 @@ public final class ModelRunner implements AutoCloseable {
             this.session = env.createSession(path.toString(), options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(path + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
-        }
-    }
-
-    private static Onnx.GraphProto parse(byte[] model, String label) {
-        try {
-            CodedInputStream in = CodedInputStream.newInstance(model);
-            in.setSizeLimit(Integer.MAX_VALUE);
-            return Onnx.ModelProto.parseFrom(in).getGraph();
-        } catch (IOException e) {
-            throw new IllegalArgumentException(label + ": not a valid ONNX model (" + e.getMessage() + ")", e);
         }
     }
 

@@ -35,7 +35,7 @@ class DynamicSizesTest {
     @Test
     void sizeOneDoesNotRunButTheChosenSizeDoes() {
         Onnx.ModelProto model = StridedModels.cnn(64);
-        try (ModelRunner runner = new ModelRunner(model.toByteArray(), "cnn", 1)) {
+        try (ModelRunner runner = new ModelRunner(model, "cnn", 1, InputShapes.NONE)) {
             Map<String, NpyArray> ones = Map.of("x", new NpyArray(new long[] {1, 1, 1, 1}, new double[1], "<f4"));
             assertThrows(IllegalArgumentException.class, () -> runner.run(ones));
             Map<String, NpyArray> feeds = runner.randomInputs(3, 2);
