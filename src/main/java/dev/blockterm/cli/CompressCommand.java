@@ -8,13 +8,16 @@ import dev.blockterm.onnx.ModelException;
 import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.onnx.OutputPaths;
 import dev.blockterm.onnx.TempFiles;
+import dev.blockterm.runtime.InputShapes;
 import dev.blockterm.runtime.ModelRunner;
+import dev.blockterm.runtime.NpyArray;
 import dev.blockterm.report.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import onnx.Onnx;
 import picocli.CommandLine.Command;
@@ -57,18 +60,23 @@ final class CompressCommand implements Callable<Integer> {
     @Mixin
     FitOptions fit;
 
+    @Mixin
+    InputOptions inputs;
+
     @Override
     public Integer call() throws IOException {
         CompressionOptions options = fit.build();
-        if (options.sequential() && (calibration == null || calibration.isEmpty())) {
-            throw new IllegalArgumentException("--sequential: needs --calibration");
+        if (options.sequential() && !inputs.given(calibration)) {
+            throw new IllegalArgumentException("--sequential: needs --calibration (or --calibration-text, "
+                    + "--calibration-images)");
         }
         requireWritable(model, List.of(), output, report, factors);
         Onnx.ModelProto input = ModelFiles.read(model);
-        Calibration data = calibration == null || calibration.isEmpty() ? null
-                : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
+        InputShapes shapes = inputs.shapes(input);
+        Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
+        Calibration data = feeds == null ? null : new Calibration(feeds, 1);
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
-                data);
+                data, shapes);
         Compressor.Result result = compressor.compress(input, model.toString());
         ModelFiles.write(result.model(), output, model, loadsInOnnxRuntime(result.model(), output));
         if (factors != null) {

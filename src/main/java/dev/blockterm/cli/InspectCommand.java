@@ -6,6 +6,9 @@ import dev.blockterm.compress.Compressor;
 import dev.blockterm.compress.Provenance;
 import dev.blockterm.compress.Target;
 import java.util.List;
+import java.util.Map;
+import dev.blockterm.runtime.InputShapes;
+import dev.blockterm.runtime.NpyArray;
 import dev.blockterm.compress.FormatComparison;
 import dev.blockterm.compress.Plans;
 import dev.blockterm.onnx.ModelFiles;
@@ -48,10 +51,14 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     FitOptions fit;
 
+    @Mixin
+    InputOptions inputs;
+
     @Override
     public Integer call() {
         CompressionOptions options = fit.build();
         Onnx.ModelProto m = ModelFiles.read(model);
+        InputShapes shapes = inputs.shapes(m);
         PrintWriter out = spec.commandLine().getOut();
         Provenance.Recorded recorded = Provenance.read(m);
         if (recorded != null) {
@@ -59,10 +66,10 @@ final class InspectCommand implements Callable<Integer> {
             out.print(recorded.table());
         } else if (options.target().usesCurves() || options.target() instanceof Target.Default) {
             // decided as compress decides (the curves are one eigendecomposition per layer; a quality target runs the model)
-            Calibration data = calibration == null || calibration.isEmpty() ? null
-                    : new Calibration(Feeds.read(model, calibration, "--calibration", 1), 1);
+            Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
+            Calibration data = feeds == null ? null : new Calibration(feeds, 1);
             // the plan is a quick look: its fitting and probing progress is not printed
-            Compressor planner = new Compressor(options, x -> { }, data);
+            Compressor planner = new Compressor(options, x -> { }, data, shapes);
             out.print(Plans.decided(m, options, planner.plan(m, model.toString())));
         } else {
             out.print(Plans.table(m, options));

@@ -1,6 +1,7 @@
 package dev.blockterm.cli;
 
 import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.runtime.InputShapes;
 import dev.blockterm.runtime.ModelRunner;
 import dev.blockterm.runtime.NpyArray;
 import dev.blockterm.runtime.Verification;
@@ -11,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -56,24 +58,28 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "stack traces on errors")
     boolean verbose;
 
+    @Mixin
+    InputOptions given;
+
     @Override
     public Integer call() {
-        ModelFiles.read(original);
+        InputShapes shapes = given.shapes(ModelFiles.read(original));
         ModelFiles.read(compressed);
-        Map<String, NpyArray> feeds;
-        if (inputs == null || inputs.isEmpty()) {
-            try (ModelRunner runner = new ModelRunner(original, threads)) {
+        Map<String, NpyArray> feeds = given.feeds(original, shapes, inputs, "--inputs", threads);
+        String generated = null;
+        if (feeds == null) {
+            try (ModelRunner runner = new ModelRunner(original, threads, shapes)) {
                 feeds = runner.randomInputs(seed, randomBatch);
+                generated = runner.chosenSizes(feeds);
             }
-        } else {
-            feeds = Feeds.read(original, inputs, "--inputs", threads);
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (inputs == null || inputs.isEmpty()) {
+        if (generated != null) {
             // printed first, so that no reader of the figures below misses it
-            out.println("note: " + randomBatch + " rows of generated inputs (seed " + seed + "): weak evidence, since "
-                    + "random inputs can hide damage that real inputs show (a recognizer that read 0% of text lines "
-                    + "agreed 100% on random inputs); give --inputs with your own data");
+            out.println("note: " + randomBatch + " rows of generated inputs (seed " + seed + ")" + generated + ": weak "
+                    + "evidence, since random inputs can hide damage that real inputs show (a recognizer that read 0% "
+                    + "of text lines agreed 100% on random inputs); give --inputs, --calibration-text or "
+                    + "--calibration-images with your own data");
         }
         if (embedding) {
             if (labels != null) {

@@ -143,7 +143,7 @@ public final class Calibration {
             chunks.add(slice(from, Math.min(rows, from + chunk)));
         }
         java.util.Iterator<Map<String, NpyArray>> feedsOfChunk = chunks.iterator();
-        ActivationCapture.stream(source, new ArrayList<>(byValue.keySet()), chunks, threads, captured -> {
+        ActivationCapture.stream(source, new ArrayList<>(byValue.keySet()), chunks, dev.blockterm.runtime.InputShapes.NONE, threads, captured -> {
             NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
             for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
                 NpyArray a = captured.get(e.getKey());

@@ -24,6 +24,7 @@ import dev.blockterm.rewrite.LinearRewriter;
 import dev.blockterm.rewrite.RecurrentProjection;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.runtime.ActivationCapture;
+import dev.blockterm.runtime.InputShapes;
 import dev.blockterm.tensor.Tensor;
 import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
@@ -82,6 +83,7 @@ public final class Compressor {
     private final CompressionOptions options;
     private final Consumer<String> progress;
     private final Calibration calibration;
+    private final InputShapes inputShapes;
 
     public Compressor(CompressionOptions options, Consumer<String> progress) {
         this(options, progress, null);
@@ -89,9 +91,20 @@ public final class Compressor {
 
     /** @param calibration calibration data for output-aware fitting of the layers, or null */
     public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration) {
+        this(options, progress, calibration, InputShapes.NONE);
+    }
+
+    /**
+     * @param calibration calibration data for output-aware fitting of the fully connected layers, or null
+     * @param inputShapes the sizes of the model's dynamic input axes, for the inputs generated to measure
+     *                    the model and to find the convolutions' input shapes
+     */
+    public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration,
+                      InputShapes inputShapes) {
         this.options = options;
         this.progress = progress;
         this.calibration = calibration;
+        this.inputShapes = inputShapes;
     }
 
     /**
@@ -259,13 +272,15 @@ public final class Compressor {
         }
         dev.blockterm.runtime.ModelRunner original;
         try {
-            original = new dev.blockterm.runtime.ModelRunner(input.toByteArray(), modelName, PROBE_THREADS);
+            original = new dev.blockterm.runtime.ModelRunner(input, modelName, PROBE_THREADS, inputShapes);
         } catch (IllegalArgumentException e) {
             throw new ModelException(e.getMessage().replaceAll("\\s*\\R\\s*", " "), e);
         }
         try (original) {
             return data != null ? QualityProbe.on(original, data.heldOut(), data.heldOutText(), PROBE_THREADS)
                     : QualityProbe.generated(original, options.seed(), GENERATED_ROWS, PROBE_THREADS);
+        } catch (InputShapes.Unresolved e) {
+            throw e; // the user must give the sizes
         } catch (IllegalArgumentException | IllegalStateException e) {
             progress.accept("the model cannot be run on " + (data != null ? "the calibration inputs" : "generated inputs")
                     + ", so its outputs are not compared (" + e.getMessage() + ")");
@@ -421,11 +436,11 @@ public final class Compressor {
 
     /**
      * The input shape a layer is timed at: a fully connected layer's from the graph; a convolution's
-     * (its spatial size) from one run of the model on random inputs, for all convolutions at once.
+     * (its spatial size) from one run of the model on random inputs (sized by the input shapes), for all
+     * convolutions at once.
      * Null where a convolution's input could not be found that way.
      */
-    private static LatencyCheck.InputShape inputShape(Onnx.ModelProto model, Timed timed,
-                                                      Map<String, long[]> convInputs) {
+    private LatencyCheck.InputShape inputShape(Onnx.ModelProto model, Timed timed, Map<String, long[]> convInputs) {
         if (timed.linear() != null) {
             return LatencyCheck.linearInput(model.getGraph(), timed.linear());
         }
@@ -433,7 +448,7 @@ public final class Compressor {
             if (convInputs.isEmpty()) {
                 List<String> inputs = model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Conv"))
                         .map(n -> n.getInput(0)).distinct().toList();
-                convInputs.putAll(ActivationCapture.shapes(model, inputs));
+                convInputs.putAll(ActivationCapture.shapes(model, inputs, inputShapes));
                 convInputs.put("", new long[0]); // captured, whatever it found
             }
         }

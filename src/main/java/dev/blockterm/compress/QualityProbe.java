@@ -40,8 +40,8 @@ final class QualityProbe {
     /** On seeded random inputs of {@code rows} rows matching the model's inputs: weak evidence. */
     static QualityProbe generated(ModelRunner original, long seed, int rows, int threads) {
         Map<String, NpyArray> feeds = original.randomInputs(seed, rows);
-        return new QualityProbe(feeds, original.run(feeds), rows + " rows of generated inputs (seed " + seed + ")", true,
-                threads);
+        return new QualityProbe(feeds, original.run(feeds), rows + " rows of generated inputs (seed " + seed + ")"
+                + original.chosenSizes(feeds), true, threads);
     }
 
     String inputs() {

@@ -20,35 +20,47 @@ public final class ActivationCapture {
     }
 
     /**
-     * The shapes of {@code values} in one run of the model on random inputs (dynamic dimensions 1);
-     * those the run could not produce are missing.
+     * The shapes of {@code values} in one run of the model on random inputs of one row, sized as
+     * {@code sizes} and {@link ModelRunner#inputShapes} say; those the run could not produce are missing.
+     *
+     * @throws InputShapes.Unresolved where the model has dynamic spatial sizes it runs at none of
      */
-    public static Map<String, long[]> shapes(Onnx.ModelProto model, List<String> values) {
+    public static Map<String, long[]> shapes(Onnx.ModelProto model, List<String> values, InputShapes sizes) {
         Map<String, long[]> out = new HashMap<>();
         try {
-            Map<String, NpyArray> all = capture(model, values, null, 1);
+            Map<String, NpyArray> all = capture(model, values, null, sizes, 1);
             all.forEach((name, a) -> out.put(name, a.shape()));
+        } catch (InputShapes.Unresolved e) {
+            throw e; // the user must give the sizes: said once, not taken for a model random inputs cannot run
         } catch (RuntimeException e) {
             // a model that random inputs cannot run (token ids, say): no shapes
         }
         return out;
     }
 
-    /** {@code values} on {@code feeds} (null: seeded random inputs, dynamic dimensions 1). */
+    /** {@code values} on {@code feeds}. */
     public static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values, Map<String, NpyArray> feeds,
                                                 int threads) {
         Map<String, NpyArray> out = new HashMap<>();
-        stream(model, values, java.util.Collections.singletonList(feeds), threads, out::putAll);
+        stream(model, values, java.util.Collections.singletonList(feeds), InputShapes.NONE, threads, out::putAll);
+        return out;
+    }
+
+    /** {@code values} on {@code feeds} (null: one row of seeded random inputs, sized as {@code sizes} says). */
+    private static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values,
+                                                 Map<String, NpyArray> feeds, InputShapes sizes, int threads) {
+        Map<String, NpyArray> out = new HashMap<>();
+        stream(model, values, java.util.Collections.singletonList(feeds), sizes, threads, out::putAll);
         return out;
     }
 
     /**
-     * {@code values} on each of {@code chunks} in turn (a null chunk: seeded random inputs, dynamic
-     * dimensions 1), handed to {@code sink} one chunk at a time: one temporary model and one session
-     * for them all, and no more activations held than one chunk's.
+     * {@code values} on each of {@code chunks} in turn (a null chunk: one row of seeded random inputs,
+     * sized as {@code sizes} says), handed to {@code sink} one chunk at a time: one temporary model and
+     * one session for them all, and no more activations held than one chunk's.
      */
     public static void stream(Onnx.ModelProto model, List<String> values, List<Map<String, NpyArray>> chunks,
-                              int threads, java.util.function.Consumer<Map<String, NpyArray>> sink) {
+                              InputShapes sizes, int threads, java.util.function.Consumer<Map<String, NpyArray>> sink) {
         Onnx.GraphProto.Builder g = model.getGraph().toBuilder();
         java.util.Set<String> outputs = new java.util.HashSet<>();
         for (Onnx.ValueInfoProto o : g.getOutputList()) {
@@ -64,7 +76,7 @@ public final class ActivationCapture {
             temp = TempFiles.create("blockterm-capture", ".onnx");
             TempFiles.register(temp.resolveSibling(temp.getFileName() + ".data")); // written only for a large model
             ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
-            try (ModelRunner runner = new ModelRunner(temp, threads)) {
+            try (ModelRunner runner = new ModelRunner(temp, threads, sizes, model::getGraph)) {
                 for (Map<String, NpyArray> feeds : chunks) {
                     Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
                     Map<String, NpyArray> out = new HashMap<>();

@@ -9,10 +9,12 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.platform.Fp16Conversions;
+import dev.blockterm.onnx.ModelFiles;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,6 +22,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Supplier;
+import onnx.Onnx;
 
 /** One model in an ONNX Runtime session; closes the session when closed. */
 public final class ModelRunner implements AutoCloseable {
@@ -31,10 +35,31 @@ public final class ModelRunner implements AutoCloseable {
     private final OrtEnvironment env = NativeLibraries.environment();
     private final OrtSession session;
     private final Object path; // the file, or a label for a model held in memory
+    private final InputShapes given;
+    private final Supplier<Onnx.GraphProto> graph; // read only to size dynamic spatial axes; null: not known
+    private Map<String, long[]> shapes; // the inputs' shapes for generated inputs, found when first asked
+    private boolean sizesFound; // whether running the model chose some of them
 
-    /** A model held in memory (under 2 GB, its weights inline), named {@code label} in messages. */
+    /**
+     * A model held in memory (under 2 GB, its weights inline), named {@code label} in messages; its
+     * generated inputs set every dynamic axis to the row count (the bytes are not kept to read the graph).
+     */
     public ModelRunner(byte[] model, String label, int threads) {
+        this(model, label, threads, InputShapes.NONE, () -> null);
+    }
+
+    /**
+     * A model held in memory (under 2 GB, its weights inline), named {@code label} in messages, whose
+     * generated inputs take the sizes {@code shapes} gives.
+     */
+    public ModelRunner(Onnx.ModelProto model, String label, int threads, InputShapes shapes) {
+        this(model.toByteArray(), label, threads, shapes, model::getGraph);
+    }
+
+    private ModelRunner(byte[] model, String label, int threads, InputShapes shapes, Supplier<Onnx.GraphProto> graph) {
         this.path = label;
+        this.given = shapes;
+        this.graph = graph;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             this.session = env.createSession(model, options);
@@ -44,7 +69,19 @@ public final class ModelRunner implements AutoCloseable {
     }
 
     public ModelRunner(Path path, int threads) {
+        this(path, threads, InputShapes.NONE);
+    }
+
+    /** The model file at {@code path}, whose generated inputs take the sizes {@code shapes} gives. */
+    public ModelRunner(Path path, int threads, InputShapes shapes) {
+        this(path, threads, shapes, () -> ModelFiles.read(path).getGraph());
+    }
+
+    /** The model file at {@code path}, whose graph {@code graph} gives without reading the file again. */
+    ModelRunner(Path path, int threads, InputShapes shapes, Supplier<Onnx.GraphProto> graph) {
         this.path = path;
+        this.given = shapes;
+        this.graph = graph;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             this.session = env.createSession(path.toString(), options);
@@ -284,12 +321,75 @@ public final class ModelRunner implements AutoCloseable {
         return new NpyArray(shape, v, "<f8");
     }
 
-    /** Seeded N(0,1) inputs matching the model's inputs, dynamic dimensions set to {@code batch}. */
+    /**
+     * The inputs' shapes for generated inputs: the model's, with the sizes given in place and every
+     * dynamic spatial axis of a convolutional model sized by running it (see {@link DynamicSizes});
+     * -1 where the caller sets the size (the batch, and the dynamic axes of other models).
+     *
+     * @throws IllegalArgumentException where a given size does not fit the model
+     * @throws InputShapes.Unresolved where the model runs at none of the sizes tried
+     */
+    public synchronized Map<String, long[]> inputShapes() {
+        if (shapes == null) {
+            Map<String, long[]> declared = new LinkedHashMap<>();
+            for (Input in : inputs()) {
+                declared.put(in.name(), in.shape());
+            }
+            Map<String, long[]> known = given.apply(declared);
+            shapes = DynamicSizes.resolve(known, graph, this::runs, path.toString());
+            sizesFound = shapes != known;
+        }
+        Map<String, long[]> out = new LinkedHashMap<>();
+        shapes.forEach((name, shape) -> out.put(name, shape.clone()));
+        return out;
+    }
+
+    /**
+     * In words, where running the model chose some sizes of {@code feeds} (generated here): their
+     * shapes; else the empty string.
+     */
+    public synchronized String chosenSizes(Map<String, NpyArray> feeds) {
+        if (!sizesFound) {
+            return "";
+        }
+        java.util.StringJoiner s = new java.util.StringJoiner(", ");
+        feeds.forEach((name, a) -> s.add(name + "=" + InputShapes.join(a.shape())));
+        return " of shape " + s + " (dynamic sizes: the first the model runs at; --input-shape gives others)";
+    }
+
+    /** Whether the model runs on one row of generated inputs of these shapes (its errors not logged: a trial). */
+    private boolean runs(Map<String, long[]> trial) {
+        Map<String, NpyArray> feeds = random(trial, 1, 1);
+        Map<String, OnnxTensor> tensors = new HashMap<>();
+        try (OrtSession.RunOptions quiet = new OrtSession.RunOptions()) {
+            quiet.setLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
+            Map<String, OnnxJavaType> types = types();
+            for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
+                tensors.put(e.getKey(), tensor(e.getValue(), typeOf(types, e.getKey())));
+            }
+            session.run(tensors, quiet).close();
+            return true;
+        } catch (OrtException | RuntimeException e) {
+            return false;
+        } finally {
+            tensors.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    /**
+     * Seeded N(0,1) inputs matching the model's inputs (0/1 for integer ones), of the shapes
+     * {@link #inputShapes} gives, {@code batch} where those leave the size to the caller.
+     */
     public Map<String, NpyArray> randomInputs(long seed, int batch) {
+        return random(inputShapes(), seed, batch);
+    }
+
+    private Map<String, NpyArray> random(Map<String, long[]> shapes, long seed, int batch) {
         Random random = new Random(seed);
+        Map<String, OnnxJavaType> types = types();
         Map<String, NpyArray> feeds = new LinkedHashMap<>();
-        for (Input in : inputs()) {
-            long[] shape = in.shape().clone();
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            long[] shape = e.getValue().clone();
             long n = 1;
             for (int i = 0; i < shape.length; i++) {
                 if (shape[i] < 1) {
@@ -297,11 +397,12 @@ public final class ModelRunner implements AutoCloseable {
                 }
                 n *= shape[i];
             }
-            double[] v = new double[(int) n];
+            OnnxJavaType type = types.get(e.getKey());
+            double[] v = new double[Math.toIntExact(n)];
             for (int i = 0; i < v.length; i++) {
-                v[i] = in.type() == OnnxJavaType.INT64 || in.type() == OnnxJavaType.INT32 ? random.nextInt(2) : random.nextGaussian();
+                v[i] = type == OnnxJavaType.INT64 || type == OnnxJavaType.INT32 ? random.nextInt(2) : random.nextGaussian();
             }
-            feeds.put(in.name(), new NpyArray(shape, v, "<f4"));
+            feeds.put(e.getKey(), new NpyArray(shape, v, "<f4"));
         }
         return feeds;
     }

