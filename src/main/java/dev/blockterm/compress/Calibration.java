@@ -114,9 +114,64 @@ public final class Calibration {
      * out wherever an activation's leading dimensions are {@code [rows, T]}.
      */
     void capture(Onnx.ModelProto model, Onnx.ModelProto source, List<LinearLayer> layers, List<ConvLayer> convs) {
+        Map<String, double[]> sums = new HashMap<>();
+        Map<String, long[]> counts = new HashMap<>();
+        streamRows(model, List.of(source), layers, convs, (name, x) -> {
+            accumulate(sums, name, x.get(0), x.get(0));
+            counts.computeIfAbsent(name, k -> new long[1])[0] += x.get(0).rows();
+        });
+        for (Map.Entry<String, double[]> e : sums.entrySet()) {
+            int n = (int) Math.round(Math.sqrt(e.getValue().length));
+            grams.put(e.getKey(), new Gram(new Matrix(n, n, e.getValue()), counts.get(e.getKey())[0]));
+        }
+    }
+
+    /**
+     * What fitting a layer to the original model's outputs from the inputs the compressed model gives it
+     * needs (the inputs of these layers with {@code X} from {@code model} and {@code X'} from
+     * {@code compressed}, the model with the layers before them compressed, on the same rows): the
+     * covariances {@code X^T X}, {@code X'^T X'} and {@code X'^T X}. Streamed as {@link #capture}.
+     */
+    void captureCompensating(Onnx.ModelProto model, Onnx.ModelProto compressed, List<LinearLayer> layers,
+                             List<ConvLayer> convs) {
+        Map<String, double[]> g = new HashMap<>();
+        Map<String, double[]> gPrime = new HashMap<>();
+        Map<String, double[]> cross = new HashMap<>();
+        streamRows(model, List.of(model, compressed), layers, convs, (name, x) -> {
+            accumulate(g, name, x.get(0), x.get(0));
+            accumulate(gPrime, name, x.get(1), x.get(1));
+            accumulate(cross, name, x.get(1), x.get(0));
+        });
+        for (String name : g.keySet()) {
+            int n = (int) Math.round(Math.sqrt(g.get(name).length));
+            compensations.put(name, new Compensation(new Matrix(n, n, g.get(name)), new Matrix(n, n, gPrime.get(name)),
+                    new Matrix(n, n, cross.get(name))));
+        }
+    }
+
+    /**
+     * The covariances of a layer whose inputs change upstream: {@code g = X^T X} (the original inputs),
+     * {@code gPrime = X'^T X'} (the inputs in the compressed model), {@code cross = X'^T X}.
+     */
+    record Compensation(Matrix g, Matrix gPrime, Matrix cross) {
+    }
+
+    private final Map<String, Compensation> compensations = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The layer's compensation covariances, or null. */
+    Compensation compensation(String layer) {
+        return compensations.get(layer);
+    }
+
+    /**
+     * Runs {@code sources} (models computing the same values as {@code model}) on the calibration rows
+     * {@link #CHUNK_ROWS} at a time and hands each layer's input rows (a fully connected layer's rows,
+     * a convolution's im2col patches; padding rows left out), one matrix per source, to {@code sink}.
+     */
+    private void streamRows(Onnx.ModelProto model, List<Onnx.ModelProto> sources, List<LinearLayer> layers,
+                            List<ConvLayer> convs, java.util.function.BiConsumer<String, List<Matrix>> sink) {
         Map<String, List<String>> byValue = new java.util.LinkedHashMap<>(); // an input may feed several layers
         Map<String, LinearLayer> linear = new HashMap<>();
-        Map<String, ConvLayer> conv = new HashMap<>();
         Map<String, Patches> patches = new HashMap<>();
         for (LinearLayer l : layers) {
             byValue.computeIfAbsent(model.getGraph().getNode(l.nodeIndex()).getInput(0), k -> new ArrayList<>()).add(l.name());
@@ -128,45 +183,42 @@ public final class Calibration {
                 continue;
             }
             byValue.computeIfAbsent(model.getGraph().getNode(c.nodeIndex()).getInput(0), k -> new ArrayList<>()).add(c.name());
-            conv.put(c.name(), c);
             patches.put(c.name(), p);
         }
         if (byValue.isEmpty()) {
             return;
         }
-        Map<String, double[]> sums = new HashMap<>();
-        Map<String, long[]> counts = new HashMap<>();
         int rows = rows();
-        int chunk = chunkRows(source);
+        int chunk = chunkRows(sources.get(0));
         List<Map<String, NpyArray>> chunks = new ArrayList<>();
         for (int from = 0; from < rows; from += chunk) {
             chunks.add(slice(from, Math.min(rows, from + chunk)));
         }
         java.util.Iterator<Map<String, NpyArray>> feedsOfChunk = chunks.iterator();
-        ActivationCapture.stream(source, new ArrayList<>(byValue.keySet()), chunks, dev.blockterm.runtime.InputShapes.NONE, threads, captured -> {
-            NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
-            for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
-                NpyArray a = captured.get(e.getKey());
-                for (String name : e.getValue()) {
-                    Matrix x;
-                    if (linear.containsKey(name)) {
-                        LinearLayer l = linear.get(name);
-                        Onnx.NodeProto node = model.getGraph().getNode(l.nodeIndex());
-                        boolean transposed = l.op().equals("Gemm") && Graphs.intAttribute(node, "transA", 0) != 0;
-                        int width = l.inputSize();
-                        int n = a.values().length / width;
-                        x = transposed ? new Matrix(width, n, a.values()).transpose() : unmasked(a, width, mask);
-                    } else {
-                        x = patchRows(a, patches.get(name));
+        ActivationCapture.stream(sources, new ArrayList<>(byValue.keySet()), chunks,
+                dev.blockterm.runtime.InputShapes.NONE, threads, captured -> {
+                    NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
+                    for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
+                        for (String name : e.getValue()) {
+                            List<Matrix> x = new ArrayList<>();
+                            for (Map<String, NpyArray> one : captured) {
+                                NpyArray a = one.get(e.getKey());
+                                x.add(linear.containsKey(name) ? linearRows(model, linear.get(name), a, mask)
+                                        : patchRows(a, patches.get(name)));
+                            }
+                            sink.accept(name, x);
+                        }
                     }
-                    accumulate(sums, counts, name, x);
-                }
-            }
-        });
-        for (Map.Entry<String, double[]> e : sums.entrySet()) {
-            int n = (int) Math.round(Math.sqrt(e.getValue().length));
-            grams.put(e.getKey(), new Gram(new Matrix(n, n, e.getValue()), counts.get(e.getKey())[0]));
-        }
+                });
+    }
+
+    /** A fully connected layer's input rows ({@code n x I}; Gemm's transA undone; padding rows left out). */
+    private static Matrix linearRows(Onnx.ModelProto model, LinearLayer l, NpyArray a, NpyArray mask) {
+        Onnx.NodeProto node = model.getGraph().getNode(l.nodeIndex());
+        boolean transposed = l.op().equals("Gemm") && Graphs.intAttribute(node, "transA", 0) != 0;
+        int width = l.inputSize();
+        int n = a.values().length / width;
+        return transposed ? new Matrix(width, n, a.values()).transpose() : unmasked(a, width, mask);
     }
 
     /** {@link #CHUNK_ROWS}, or the fixed first dimension of an input that has one (a model built for batch 1). */
@@ -188,17 +240,18 @@ public final class Calibration {
 
     private final Map<String, Gram> grams = new java.util.concurrent.ConcurrentHashMap<>();
 
-    private static void accumulate(Map<String, double[]> sums, Map<String, long[]> counts, String name, Matrix x) {
-        int w = x.cols();
-        double[] g = new double[w * w];
-        if (x.rows() > 0) {
-            Gemm.multiply(true, false, w, w, x.rows(), x.data(), 0, x.data(), 0, g, 0);
+    /** {@code sums[name] += a^T b} ({@code a}, {@code b}: the same rows). */
+    private static void accumulate(Map<String, double[]> sums, String name, Matrix a, Matrix b) {
+        int m = a.cols();
+        int n = b.cols();
+        double[] g = new double[m * n];
+        if (a.rows() > 0) {
+            Gemm.multiply(true, false, m, n, a.rows(), a.data(), 0, b.data(), 0, g, 0);
         }
-        double[] sum = sums.computeIfAbsent(name, k -> new double[w * w]);
+        double[] sum = sums.computeIfAbsent(name, k -> new double[m * n]);
         for (int i = 0; i < g.length; i++) {
             sum[i] += g[i];
         }
-        counts.computeIfAbsent(name, k -> new long[1])[0] += x.rows();
     }
 
     /** The activation as {@code n x width} rows, without the rows at padding positions. */

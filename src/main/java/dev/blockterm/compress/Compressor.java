@@ -157,10 +157,7 @@ public final class Compressor {
         String searched = null;
         List<LayerOutcome> outcomes;
         if (target.usesCurves()) {
-            if (options.sequential()) {
-                throw new IllegalArgumentException("sequential calibration applies to the per-layer targets (a layer "
-                        + "ratio, explicit ranks), not to " + target.describe());
-            }
+
             List<LinearLayer> calibrated = layers.stream()
                     .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
             List<ConvLayer> calibratedConvs = convs.stream()
@@ -177,6 +174,9 @@ public final class Compressor {
                         .time(options.expectedBatch(), LatencyCheck.THREADS));
             }
             Decision decision = decide(curves, target, model, probe);
+            if (options.sequential() && fitting != null) {
+                curves.compensate(decision.ranks(), model, fitting);
+            }
             // the decision is the model's, said once under the table, not on every row
             outcomes = curves.outcomes(decision.ranks(), target instanceof Target.MaxError ? decision.selection() : null);
             searched = decision.selection();

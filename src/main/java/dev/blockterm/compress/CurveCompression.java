@@ -48,7 +48,7 @@ final class CurveCompression {
      * are offered; a convolution limited to other forms offers only those).
      */
     private record Fitted(LayerJob job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
-                          int speedCap, boolean lowRank, List<FormPoint> als) {
+                          int speedCap, boolean lowRank, List<FormPoint> als, double compensatedError) {
         /** The curve point id of the j-th other form's point (low-rank points are their rank). */
         int alsId(int j) {
             return curve.maxRank() + 1 + j;
@@ -68,7 +68,8 @@ final class CurveCompression {
         }
 
         Fitted capped(int rank) {
-            return new Fitted(job, weight, curve, whitened, delta, seconds, rank, lowRank, List.of()); // others are not timed
+            return new Fitted(job, weight, curve, whitened, delta, seconds, rank, lowRank, List.of(), // others are not timed
+                    compensatedError);
         }
     }
 
@@ -139,7 +140,7 @@ final class CurveCompression {
             others = blockTerms(job, w, curve);
         }
         return new Fitted(job, w, curve, gram != null, delta, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE,
-                lowRank, others);
+                lowRank, others, Double.NaN);
     }
 
     /**
@@ -292,6 +293,70 @@ final class CurveCompression {
         CompressionOptions options = compressor.options();
         return BlockTermAls.fit(tensor, new BlockTermConfig(c.blocks(), c.ranks(), Math.min(options.maxSweeps(), sweeps),
                 Math.max(options.tolerance(), 1e-4), options.seed(), dev.blockterm.decompose.Initialization.GREEDY, 1));
+    }
+
+    /**
+     * Sequential compensation (SVD-LLM's update, for {@code --sequential}): with the ranks chosen, the
+     * layers are refitted in graph order, each to the original model's outputs from the inputs the model
+     * compressed up to it gives ({@link LowRank#compensated}), so that it corrects what the layers
+     * before it changed. Layers reading the same value are refitted together; a layer kept dense or
+     * given another form is left as it is. One run of the original and the partly compressed model on
+     * the fitting rows per group.
+     */
+    void compensate(int[] ranks, Onnx.ModelProto model, Calibration calibration) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < fitted.size(); i++) {
+            Fitted f = fitted.get(i);
+            if (ranks[i] > 0 && als(f, ranks[i]) == null && f.whitened() && !(f.job() instanceof LayerJob.Stored)) {
+                order.add(i);
+            }
+        }
+        order.sort(java.util.Comparator.comparingInt(i -> fitted.get(i).job().nodeIndex()));
+        int at = 0;
+        while (at < order.size()) {
+            String input = model.getGraph().getNode(fitted.get(order.get(at)).job().nodeIndex()).getInput(0);
+            List<Integer> group = new ArrayList<>();
+            while (at < order.size()
+                    && model.getGraph().getNode(fitted.get(order.get(at)).job().nodeIndex()).getInput(0).equals(input)) {
+                group.add(order.get(at++));
+            }
+            int first = fitted.get(group.get(0)).job().nodeIndex();
+            List<Compressor.LayerOutcome> before = new ArrayList<>();
+            int[] earlier = new int[ranks.length];
+            for (int i = 0; i < fitted.size(); i++) {
+                LayerJob job = fitted.get(i).job();
+                earlier[i] = job.nodeIndex() >= 0 && job.nodeIndex() < first ? ranks[i] : 0;
+            }
+            before.addAll(replacements(earlier));
+            if (before.isEmpty()) {
+                continue; // nothing upstream changed: the curves already fit these inputs
+            }
+            List<LinearLayer> linear = new ArrayList<>();
+            List<ConvLayer> convs = new ArrayList<>();
+            for (int i : group) {
+                if (fitted.get(i).job() instanceof LayerJob.Linear l) {
+                    linear.add(l.layer());
+                } else if (fitted.get(i).job() instanceof LayerJob.Conv c) {
+                    convs.add(c.layer());
+                }
+            }
+            compressor.progress().accept("refitting " + String.join(", ", group.stream()
+                    .map(i -> fitted.get(i).job().name()).toList()) + " to the original outputs from the inputs of the "
+                    + "model compressed up to them");
+            calibration.captureCompensating(model, Compressor.assemble(model, before), linear, convs);
+            for (int i : group) {
+                Fitted f = fitted.get(i);
+                Calibration.Compensation c = calibration.compensation(f.job().name());
+                if (c == null) {
+                    continue;
+                }
+                LowRank curve = LowRank.compensated(f.weight(), c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING);
+                Matrix[] ab = curve.factors(Math.min(ranks[i], curve.maxRank()));
+                double error = LowRank.compensatedError(f.weight(), ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
+                fitted.set(i, new Fitted(f.job(), f.weight(), curve, true, f.delta(), f.seconds(), f.speedCap(),
+                        f.lowRank(), f.als(), error));
+            }
+        }
     }
 
     /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
@@ -486,7 +551,9 @@ final class CurveCompression {
         }
         double weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
         double outputError = Double.NaN;
-        if (f.whitened()) {
+        if (!Double.isNaN(f.compensatedError())) {
+            outputError = f.compensatedError(); // against the original outputs, from the compressed model's inputs
+        } else if (f.whitened()) {
             // tail = ||X D||^2 + delta ||D||^2 and total = ||X W||^2 + delta ||W||^2 (D = W - W^)
             double out = Math.max(0, f.curve().tail(rank) - f.delta() * diff);
             double total = f.curve().total() - f.delta() * norm;
@@ -497,7 +564,8 @@ final class CurveCompression {
                 Initialization.GREEDY, f.seconds(), 0);
         Tensorization tz = job instanceof LayerJob.Conv ? null : LayerJob.plain(job.rows(), job.cols());
         long params = (long) rank * (job.rows() + job.cols());
-        String layout = f.whitened() ? "low-rank whitened" : "low-rank";
+        String layout = !Double.isNaN(f.compensatedError()) ? "low-rank sequential" : f.whitened() ? "low-rank whitened"
+                : "low-rank";
         String tensorization = job instanceof LayerJob.Conv c ? convForm(c.layer(), rank) : job.rows() + " x " + job.cols();
         LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, layout, tensorization, false,
                 1, Integer.toString(rank), job.parameters(), params, weightError, outputError, 0, true, f.seconds(),

@@ -37,6 +37,47 @@ final class QualityProbe {
         return new QualityProbe(Map.copyOf(feeds), original.run(feeds), inputs, false, threads);
     }
 
+    /**
+     * The outputs without their padding positions: where the inputs hold an {@code attention_mask} of
+     * shape {@code [rows, T]}, every output whose leading dimensions are {@code [rows, T]} keeps only the
+     * positions the mask marks (as {@code [1, kept, ...]}), so that what the model computes at padding,
+     * which no user reads, moves no error figure.
+     */
+    private Map<String, NpyArray> unpadded(Map<String, NpyArray> outputs) {
+        NpyArray mask = feeds.get(Calibration.MASK_INPUT);
+        if (mask == null || mask.shape().length != 2) {
+            return outputs;
+        }
+        long[] m = mask.shape();
+        double[] keep = mask.values();
+        int kept = 0;
+        for (double v : keep) {
+            kept += v != 0 ? 1 : 0;
+        }
+        Map<String, NpyArray> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, NpyArray> e : outputs.entrySet()) {
+            NpyArray a = e.getValue();
+            long[] shape = a.shape();
+            if (shape.length < 3 || shape[0] != m[0] || shape[1] != m[1] || kept == keep.length) {
+                out.put(e.getKey(), a);
+                continue;
+            }
+            int width = (int) (a.values().length / (m[0] * m[1]));
+            double[] v = new double[kept * width];
+            int row = 0;
+            for (int i = 0; i < keep.length; i++) {
+                if (keep[i] != 0) {
+                    System.arraycopy(a.values(), i * width, v, row++ * width, width);
+                }
+            }
+            long[] s = shape.clone();
+            s[0] = 1;
+            s[1] = kept;
+            out.put(e.getKey(), new NpyArray(s, v, a.descr()));
+        }
+        return out;
+    }
+
     /** On seeded random inputs of {@code rows} rows matching the model's inputs: weak evidence. */
     static QualityProbe generated(ModelRunner original, long seed, int rows, int threads) {
         Map<String, NpyArray> feeds = original.randomInputs(seed, rows);
@@ -118,7 +159,7 @@ final class QualityProbe {
 
         /** The largest relative error over the outputs with these weights fed (the others as in the model). */
         double worstError(Map<String, NpyArray> weights) {
-            return worst(Verification.quality(expected, runner.run(weights, fixed)));
+            return worst(Verification.quality(unpadded(expected), unpadded(runner.run(weights, fixed))));
         }
 
         @Override
@@ -131,7 +172,7 @@ final class QualityProbe {
     /** Every output of the candidate against the original's. */
     List<Verification.OutputQuality> measure(Onnx.ModelProto candidate) {
         try (ModelRunner runner = new ModelRunner(candidate.toByteArray(), "the compressed model", threads)) {
-            return Verification.quality(expected, runner.run(feeds));
+            return Verification.quality(unpadded(expected), unpadded(runner.run(feeds)));
         }
     }
 

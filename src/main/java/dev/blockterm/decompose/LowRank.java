@@ -72,6 +72,38 @@ public final class LowRank {
         return new LowRank(weight, outputSide ? null : Whitening.ofGram(xtx, damping), outputSide ? damped : null);
     }
 
+    /**
+     * The curve of a layer whose inputs change upstream (the layers before it compressed): to keep
+     * the original outputs {@code X W} from the inputs {@code X'} it now gets, the best weight is
+     * {@code W* = (X'^T X' + delta I)^-1 X'^T X W}, and since
+     * {@code ||X W - X' W^||^2 = ||X W - X' W*||^2 + ||X' (W* - W^)||^2}, the best rank-r weight is
+     * the whitened truncation of {@code W*} in the metric of {@code X'} (SVD-LLM's sequential update,
+     * exactly). {@code gPrime = X'^T X'}, {@code cross = X'^T X}.
+     */
+    public static LowRank compensated(Matrix weight, Matrix gPrime, Matrix cross, double damping) {
+        Matrix target = MetricLeastSquares.pseudoSolve(Whitening.damped(gPrime, damping), cross.times(weight));
+        return whitened(target, gPrime, damping);
+    }
+
+    /**
+     * {@code ||X W - X' W^||^2 / ||X W||^2} from the covariances {@code g = X^T X},
+     * {@code gPrime = X'^T X'} and {@code cross = X'^T X}.
+     */
+    public static double compensatedError(Matrix weight, Matrix approx, Matrix g, Matrix gPrime, Matrix cross) {
+        double total = trace(weight, g.times(weight));
+        double e = total - 2 * trace(approx, cross.times(weight)) + trace(approx, gPrime.times(approx));
+        return total <= 0 ? 0 : Math.sqrt(Math.max(e, 0) / total);
+    }
+
+    /** {@code tr(A^T B)}. */
+    private static double trace(Matrix a, Matrix b) {
+        double s = 0;
+        for (int i = 0; i < a.data().length; i++) {
+            s += a.data()[i] * b.data()[i];
+        }
+        return s;
+    }
+
     /** The largest rank, {@code min(I, J)}. */
     public int maxRank() {
         return tails.length - 1;

@@ -61,6 +61,56 @@ public final class ActivationCapture {
      */
     public static void stream(Onnx.ModelProto model, List<String> values, List<Map<String, NpyArray>> chunks,
                               InputShapes sizes, int threads, java.util.function.Consumer<Map<String, NpyArray>> sink) {
+        stream(List.of(model), values, chunks, sizes, threads, both -> sink.accept(both.get(0)));
+    }
+
+    /**
+     * {@code values} of each of {@code models} (which all compute them: a model and its partly
+     * compressed copy) on each chunk in turn, handed to {@code sink} together, one chunk at a time,
+     * so that the rows of one model's values line up with the other's.
+     */
+    public static void stream(List<Onnx.ModelProto> models, List<String> values, List<Map<String, NpyArray>> chunks,
+                              InputShapes sizes, int threads,
+                              java.util.function.Consumer<List<Map<String, NpyArray>>> sink) {
+        List<Path> temps = new java.util.ArrayList<>();
+        List<ModelRunner> runners = new java.util.ArrayList<>();
+        try {
+            for (Onnx.ModelProto model : models) {
+                Path temp = TempFiles.create("blockterm-capture", ".onnx");
+                temps.add(temp);
+                TempFiles.register(temp.resolveSibling(temp.getFileName() + ".data")); // written only for a large model
+                ModelFiles.write(withOutputs(model, values), temp, null);
+                runners.add(new ModelRunner(temp, threads, sizes, model::getGraph));
+            }
+            for (Map<String, NpyArray> feeds : chunks) {
+                List<Map<String, NpyArray>> outs = new java.util.ArrayList<>();
+                for (ModelRunner runner : runners) {
+                    Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
+                    Map<String, NpyArray> out = new HashMap<>();
+                    for (String v : values) {
+                        NpyArray a = all.get(v);
+                        if (a == null) {
+                            throw new IllegalArgumentException("calibration: the model did not produce '" + v + "'");
+                        }
+                        out.put(v, a);
+                    }
+                    outs.add(out);
+                }
+                sink.accept(outs);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("calibration: cannot write a temporary model (" + e.getMessage() + ")", e);
+        } finally {
+            runners.forEach(ModelRunner::close);
+            for (Path temp : temps) {
+                TempFiles.delete(temp);
+                TempFiles.delete(temp.resolveSibling(temp.getFileName() + ".data")); // a large model's weights
+            }
+        }
+    }
+
+    /** The model with {@code values} listed among its outputs. */
+    private static Onnx.ModelProto withOutputs(Onnx.ModelProto model, List<String> values) {
         Onnx.GraphProto.Builder g = model.getGraph().toBuilder();
         java.util.Set<String> outputs = new java.util.HashSet<>();
         for (Onnx.ValueInfoProto o : g.getOutputList()) {
@@ -71,32 +121,6 @@ public final class ActivationCapture {
                 g.addOutput(Onnx.ValueInfoProto.newBuilder().setName(v));
             }
         }
-        Path temp = null;
-        try {
-            temp = TempFiles.create("blockterm-capture", ".onnx");
-            TempFiles.register(temp.resolveSibling(temp.getFileName() + ".data")); // written only for a large model
-            ModelFiles.write(model.toBuilder().setGraph(g).build(), temp, null);
-            try (ModelRunner runner = new ModelRunner(temp, threads, sizes, model::getGraph)) {
-                for (Map<String, NpyArray> feeds : chunks) {
-                    Map<String, NpyArray> all = runner.run(feeds != null ? feeds : runner.randomInputs(1, 1));
-                    Map<String, NpyArray> out = new HashMap<>();
-                    for (String v : values) {
-                        NpyArray a = all.get(v);
-                        if (a == null) {
-                            throw new IllegalArgumentException("calibration: the model did not produce '" + v + "'");
-                        }
-                        out.put(v, a);
-                    }
-                    sink.accept(out);
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("calibration: cannot write a temporary model (" + e.getMessage() + ")", e);
-        } finally {
-            if (temp != null) {
-                TempFiles.delete(temp);
-                TempFiles.delete(temp.resolveSibling(temp.getFileName() + ".data")); // a large model's weights
-            }
-        }
+        return model.toBuilder().setGraph(g).build();
     }
 }

@@ -40,7 +40,7 @@ public final class AccuracyBenchmark {
         NpyArray calib = NpyArray.read(Path.of("testdata/digits_calib_x.npy")); // the training rows, [1347, 64]
         long n = calib.shape()[0];
         List<String> eval = Sentences.generate(200, 1, List.of());
-        List<String> calibrationSentences = Sentences.generate(256, 2, eval);
+        List<String> calibrationSentences = Sentences.generate(Integer.parseInt(System.getenv().getOrDefault("CALIBRATION_SENTENCES", "256")), 2, eval);
         List<Case> cases = new java.util.ArrayList<>(List.of(
                 new Case("digits_mlp", Path.of("models/digits_mlp.onnx"),
                         Map.of("input", NpyArray.read(Path.of("testdata/digits_x.npy"))),
@@ -81,6 +81,7 @@ public final class AccuracyBenchmark {
                 for (int calibrated = 0; calibrated < 2; calibrated++) {
                     Calibration data = calibrated == 1 ? new Calibration(c.calibration(), 1) : null;
                     CompressionOptions options = CompressionOptions.builder().target(target).latencyCheck(false)
+                            .sequential(calibrated == 1 && System.getenv("SEQUENTIAL") != null)
                             .layout(c.labels() == null && target instanceof Target.LayerRatio ? Layout.INPUT_WHOLE : null)
                             .build();
                     Compressor.Result r = new Compressor(options, m -> { }, data).compress(dense, c.model().toString());
