@@ -28,6 +28,8 @@ import onnx.Onnx;
  * excluded); layers are not timed (accuracy alone). Rows give the metric and the parameters of the
  * model's compressed layers against their dense size. MiniLM's layer-ratio rows run in the
  * input-whole layout (every layout at 2x costs minutes there).
+ * Environment: MODELS, TARGETS (";"-separated, as printed), CALIBRATION_SENTENCES (256), SEQUENTIAL
+ * (set: {@code --sequential} on the calibrated runs), FORMS (the conv forms offered).
  * {@code mvn -B -Pbench test-compile exec:exec@accuracy}
  */
 public final class AccuracyBenchmark {
@@ -59,7 +61,7 @@ public final class AccuracyBenchmark {
         if (only != null) {
             cases.removeIf(c -> !only.contains(c.name()));
         }
-        List<Target> targets = List.of(new Target.Default(), new Target.Ratio(2), new Target.Ratio(4),
+        List<Target> targets = List.of(new Target.Default(), new Target.Ratio(1.5), new Target.Ratio(2), new Target.Ratio(4),
                 new Target.Ratio(10), new Target.MaxOutputError(0.01, false), new Target.MaxOutputError(0.02, false),
                 new Target.MaxOutputError(0.03, false), new Target.MaxOutputError(0.05, false),
                 new Target.LayerRatio(2), new Target.LayerRatio(4), new Target.LayerRatio(10));
@@ -82,6 +84,7 @@ public final class AccuracyBenchmark {
                     Calibration data = calibrated == 1 ? new Calibration(c.calibration(), 1) : null;
                     CompressionOptions options = CompressionOptions.builder().target(target).latencyCheck(false)
                             .sequential(calibrated == 1 && System.getenv("SEQUENTIAL") != null)
+                            .convForms(forms())
                             .layout(c.labels() == null && target instanceof Target.LayerRatio ? Layout.INPUT_WHOLE : null)
                             .build();
                     Compressor.Result r = new Compressor(options, m -> { }, data).compress(dense, c.model().toString());
@@ -112,9 +115,19 @@ public final class AccuracyBenchmark {
         Files.deleteIfExists(out);
     }
 
+    /** The conv forms offered: FORMS=channel,spatial (default: all). */
+    private static java.util.Set<dev.blockterm.compress.ConvForm> forms() {
+        java.util.Set<dev.blockterm.compress.ConvForm> forms = java.util.EnumSet.noneOf(dev.blockterm.compress.ConvForm.class);
+        for (String f : System.getenv().getOrDefault("FORMS", "channel,spatial,chain").split(",")) {
+            forms.add(dev.blockterm.compress.ConvForm.of(f));
+        }
+        return forms;
+    }
+
     private static String describe(Target t) {
         if (t instanceof Target.Ratio r) {
-            return String.format(Locale.ROOT, "--ratio %.0f", r.ratio());
+            return "--ratio " + (r.ratio() == Math.rint(r.ratio()) ? String.format(Locale.ROOT, "%.0f", r.ratio())
+                    : Double.toString(r.ratio()));
         } else if (t instanceof Target.LayerRatio r) {
             return String.format(Locale.ROOT, "--layer-ratio %.0f", r.ratio());
         } else if (t instanceof Target.MaxOutputError e) {

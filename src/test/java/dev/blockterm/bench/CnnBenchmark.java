@@ -40,7 +40,20 @@ public final class CnnBenchmark {
         Path model = PpOcr.model();
         List<String> classes = PpOcr.classes();
         NpyArray input = PpOcr.input(eval);
-        Map<String, NpyArray> calibrationFeeds = Map.of(PpOcr.INPUT, PpOcr.input(calibration));
+        // the calibration lines as a user holds them, pictures in a folder, read by --calibration-images' own loader
+        Path pictures = Path.of("target", "ppocr", "calibration");
+        Files.createDirectories(pictures);
+        for (int i = 0; i < calibration.size(); i++) {
+            ImageIO.write(PpOcr.padded(calibration.get(i)), "png",
+                    pictures.resolve(String.format(Locale.ROOT, "line%03d.png", i)).toFile());
+        }
+        Map<String, NpyArray> calibrationFeeds;
+        try (ModelRunner runner = new ModelRunner(model, THREADS)) {
+            calibrationFeeds = dev.blockterm.calibrate.ImageFeeds.forModel(pictures,
+                    new dev.blockterm.calibrate.ImageOptions(new double[] {0.5, 0.5, 0.5}, new double[] {0.5, 0.5, 0.5},
+                            dev.blockterm.calibrate.ImageOptions.ChannelOrder.BGR),
+                    dev.blockterm.runtime.InputShapes.parse(List.of("x=1x3x48x320")).apply(runner.inputs()));
+        }
         Onnx.ModelProto dense = ModelFiles.read(model);
         Readings reference;
         try (ModelRunner runner = new ModelRunner(model, THREADS)) {
@@ -51,10 +64,22 @@ public final class CnnBenchmark {
         System.out.println("| target | calibration | compressed layers | layer params | model params | file bytes "
                 + "| lines read as dense | top-1 per step as dense | read as printed | seconds |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|");
-        for (double ratio : new double[] {1.5, 2, 4}) {
-            for (int calibrated = 0; calibrated < 2; calibrated++) {
+        // RATIOS=1.5,2 CALIBRATED=1 (0: weight-only, 1: calibrated) SEQUENTIAL=1 FORMS=channel,spatial EXCLUDE=regex
+        double[] ratios = java.util.Arrays.stream(System.getenv().getOrDefault("RATIOS", "1.5,2,4").split(","))
+                .mapToDouble(Double::parseDouble).toArray();
+        List<Integer> modes = java.util.Arrays.stream(System.getenv().getOrDefault("CALIBRATED", "0,1").split(","))
+                .map(Integer::parseInt).toList();
+        java.util.Set<dev.blockterm.compress.ConvForm> forms = java.util.EnumSet.noneOf(dev.blockterm.compress.ConvForm.class);
+        for (String f : System.getenv().getOrDefault("FORMS", "channel,spatial,chain").split(",")) {
+            forms.add(dev.blockterm.compress.ConvForm.of(f));
+        }
+        String exclude = System.getenv("EXCLUDE");
+        for (double ratio : ratios) {
+            for (int calibrated : modes) {
                 CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(ratio))
-                        .latencyCheck(false).threads(THREADS).build();
+                        .latencyCheck(false).threads(THREADS).convForms(forms)
+                        .exclude(exclude == null ? null : java.util.regex.Pattern.compile(exclude))
+                        .sequential(calibrated == 1 && System.getenv("SEQUENTIAL") != null).build();
                 Calibration data = calibrated == 1 ? new Calibration(calibrationFeeds, THREADS) : null;
                 Compressor.Result r = new Compressor(options, m -> { }, data).compress(dense, model.toString());
                 Readings read;

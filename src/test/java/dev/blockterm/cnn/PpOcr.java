@@ -89,6 +89,24 @@ public final class PpOcr {
         return new NpyArray(new long[] {lines.size(), 3, HEIGHT, WIDTH}, values, "<f4");
     }
 
+    /**
+     * The line as PaddleOCR feeds it, as a picture: resized to height 48 keeping its aspect ratio (width
+     * at most 320) on a 320 x 48 canvas of gray 128 (the padding, about 0 once normalized), so that
+     * {@code --calibration-images} with {@code --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --channel-order bgr}
+     * reads it as {@link #input} prepares it.
+     */
+    public static BufferedImage padded(TextLines.Line line) {
+        BufferedImage image = line.image();
+        int width = (int) Math.min(WIDTH, Math.ceil(HEIGHT * (double) image.getWidth() / image.getHeight()));
+        BufferedImage out = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.setColor(new java.awt.Color(128, 128, 128));
+        g.fillRect(0, 0, WIDTH, HEIGHT);
+        g.drawImage(resize(image, width, HEIGHT), 0, 0, null);
+        g.dispose();
+        return out;
+    }
+
     private static double normalize(int v) {
         return (v / 255.0 - 0.5) / 0.5;
     }

@@ -25,6 +25,10 @@ import org.junit.jupiter.api.Test;
  */
 class PpOcrTest {
 
+    @org.junit.jupiter.api.io.TempDir
+    Path dir;
+
+
     @Test
     void theSameSeedDrawsTheSameLinesAndTwoSetsShareNone() {
         List<TextLines.Line> a = TextLines.generate(20, 1, List.of());
@@ -43,11 +47,11 @@ class PpOcrTest {
     }
 
     /**
-     * The transformer's MatMuls, the CTC head and the backbone's last pointwise convolutions at 1.5x
-     * fewer parameters together, calibrated on 64 lines, read on 100 others. Measured when written
-     * (convolutions fitted to their weights, the MatMuls to their outputs): 71% of lines read as the
-     * dense model reads them, 94% of time steps with the same top-1 class (dense: 99% read as printed); the thresholds leave margin
-     * below that and should rise as convolutions are fitted to their outputs.
+     * The whole recognizer (its convolutions fitted in their patch covariance, its MatMuls whitened) at
+     * 1.5x fewer parameters in its layers together, calibrated on 64 lines read from PNG files by
+     * {@code --calibration-images}' loader, read on 100 others. Before the convolutions were fitted to
+     * their outputs it read none of them; measured when written: 94% of lines read as the dense model reads
+     * them, 96.8% of time steps with the same top-1 class. The thresholds leave margin.
      */
     @Test
     void calibratedCompressionReadsHeldBackLinesAsTheDenseModelDoes() {
@@ -62,10 +66,10 @@ class PpOcrTest {
         }
         assertTrue(dense.accuracy(eval) >= 0.9, "the dense model reads " + dense.accuracy(eval) + " of the lines");
 
-        Pattern layers = Pattern.compile("MatMul_\\d+|Conv_(24|25|26|28|29|30)");
-        CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(1.5)).layers(layers)
+        Pattern layers = Pattern.compile(".*");
+        CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(1.5))
                 .latencyCheck(false).threads(2).build();
-        Calibration data = new Calibration(Map.of(PpOcr.INPUT, PpOcr.input(calibration)), 2);
+        Calibration data = new Calibration(images(calibration), 2);
         Compressor.Result result = new Compressor(options, m -> { }, data).compress(ModelFiles.read(model), "ppocr");
         long before = 0;
         long after = 0;
@@ -87,6 +91,37 @@ class PpOcrTest {
         }
         double lines = compressed.lineAgreement(dense);
         double steps = compressed.stepAgreement(dense);
-        assertTrue(lines >= 0.5 && steps >= 0.9, "lines read as dense " + lines + ", top-1 per step as dense " + steps);
+        System.out.printf("PpOcrTest: lines read as dense %.3f, top-1 per step as dense %.3f%n", lines, steps);
+        assertTrue(lines >= 0.75 && steps >= 0.95, "lines read as dense " + lines + ", top-1 per step as dense " + steps);
+    }
+
+    /** The lines as PNG files in a folder, read back by the loader of {@code --calibration-images}. */
+    private Map<String, NpyArray> images(List<TextLines.Line> lines) {
+        try {
+            for (int i = 0; i < lines.size(); i++) {
+                javax.imageio.ImageIO.write(PpOcr.padded(lines.get(i)), "png", dir.resolve(String.format("l%03d.png", i))
+                        .toFile());
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        try (ModelRunner runner = new ModelRunner(PpOcr.model(), 1)) {
+            return dev.blockterm.calibrate.ImageFeeds.forModel(dir, new dev.blockterm.calibrate.ImageOptions(
+                    new double[] {0.5, 0.5, 0.5}, new double[] {0.5, 0.5, 0.5},
+                    dev.blockterm.calibrate.ImageOptions.ChannelOrder.BGR),
+                    dev.blockterm.runtime.InputShapes.parse(List.of("x=1x3x48x320")).apply(runner.inputs()));
+        }
+    }
+
+    /** A padded line picture read by the image loader is the input PaddleOCR's preparation gives (up to the padding's gray). */
+    @Test
+    void picturesReadByTheImageLoaderAreThePreparedInput() {
+        List<TextLines.Line> lines = TextLines.generate(3, 5, List.of());
+        double[] expected = PpOcr.input(lines).values();
+        double[] read = images(lines).get(PpOcr.INPUT).values();
+        assertEquals(expected.length, read.length);
+        for (int i = 0; i < read.length; i++) {
+            assertEquals(expected[i], read[i], 0.5 / 127.5 + 1e-6, "value " + i); // gray 128 pads: 0.0039, not 0
+        }
     }
 }
