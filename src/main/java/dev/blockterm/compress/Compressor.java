@@ -242,7 +242,8 @@ public final class Compressor {
                     ? ". To go further safely: give --calibration with real inputs (the layers are then fitted to their "
                       + "outputs and the model measured on held-out rows), then a target (--max-output-error or --ratio), "
                       + "and check the result with verify on your own data"
-                    : ". To go further: a larger --max-output-error or a --ratio, checked with verify on your own data";
+                    : ". To go further: a larger --max-output-error or a --ratio (and --sequential: each layer refitted to "
+                      + "the original outputs, slower, better), checked with verify on your own data";
         }
         ModelQuality quality = new ModelQuality("nothing: the models could not be run here", false, List.of(), goal);
         if (probe != null) {

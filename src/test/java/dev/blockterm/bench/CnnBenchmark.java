@@ -81,7 +81,8 @@ public final class CnnBenchmark {
                         .exclude(exclude == null ? null : java.util.regex.Pattern.compile(exclude))
                         .sequential(calibrated == 1 && System.getenv("SEQUENTIAL") != null).build();
                 Calibration data = calibrated == 1 ? new Calibration(calibrationFeeds, THREADS) : null;
-                Compressor.Result r = new Compressor(options, m -> { }, data).compress(dense, model.toString());
+                Compressor.Result r = new Compressor(options, m -> { }, data,
+                        dev.blockterm.runtime.InputShapes.parse(List.of("x=1x3x48x320"))).compress(dense, model.toString());
                 Readings read;
                 try (ModelRunner runner = new ModelRunner(r.model().toByteArray(), "compressed", THREADS)) {
                     read = Readings.of(runner, input, classes);
