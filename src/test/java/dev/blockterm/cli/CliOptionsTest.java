@@ -109,6 +109,14 @@ class CliOptionsTest {
         CliRun cp = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--format", "cp", "--rank", "4,4");
         assertEquals(1, cp.code());
         assertTrue(cp.err().contains("the CP rank is one number"), cp.err());
+        CliRun form = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--conv-form", "diagonal");
+        assertEquals(1, form.code());
+        assertTrue(form.err().contains("--conv-form: expected channel, spatial or chain, found 'diagonal'"), form.err());
+        CliRun perLayer = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--conv-form", "spatial",
+                "--layer-ratio", "4");
+        assertEquals(1, perLayer.code());
+        assertTrue(perLayer.err().contains("--conv-form: applies to the targets decided on curves"), perLayer.err());
+        assertTrue(!java.nio.file.Files.exists(dir.resolve("x.onnx")));
     }
 
     /** The layer rows of a run's report, read back from the table (name, ratio, error). */
