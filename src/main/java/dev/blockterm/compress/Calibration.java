@@ -76,6 +76,10 @@ public final class Calibration {
         Map<String, NpyArray> out = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, NpyArray> e : feeds.entrySet()) {
             NpyArray a = e.getValue();
+            if (a.shape().length == 0) {
+                out.put(e.getKey(), a); // a scalar input: the same in every slice
+                continue;
+            }
             long[] shape = a.shape().clone();
             int per = (int) (a.values().length / Math.max(1, shape[0]));
             shape[0] = to - from;
@@ -158,9 +162,9 @@ public final class Calibration {
 
     private final Map<String, Compensation> compensations = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** The layer's compensation covariances, or null. */
-    Compensation compensation(String layer) {
-        return compensations.get(layer);
+    /** The layer's compensation covariances, or null; forgotten here once taken (three I x I matrices). */
+    Compensation takeCompensation(String layer) {
+        return compensations.remove(layer);
     }
 
     /**
@@ -200,13 +204,23 @@ public final class Calibration {
                     NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
                     for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
                         for (String name : e.getValue()) {
-                            List<Matrix> x = new ArrayList<>();
-                            for (Map<String, NpyArray> one : captured) {
-                                NpyArray a = one.get(e.getKey());
-                                x.add(linear.containsKey(name) ? linearRows(model, linear.get(name), a, mask)
-                                        : patchRows(a, patches.get(name)));
+                            if (linear.containsKey(name)) {
+                                List<Matrix> x = new ArrayList<>();
+                                for (Map<String, NpyArray> one : captured) {
+                                    x.add(linearRows(model, linear.get(name), one.get(e.getKey()), mask));
+                                }
+                                sink.accept(name, x);
+                                continue;
                             }
-                            sink.accept(name, x);
+                            // a convolution's patches one sample at a time: a chunk's would be large
+                            int samples = (int) captured.get(0).get(e.getKey()).shape()[0];
+                            for (int b = 0; b < samples; b++) {
+                                List<Matrix> x = new ArrayList<>();
+                                for (Map<String, NpyArray> one : captured) {
+                                    x.add(patchRows(one.get(e.getKey()), patches.get(name), b));
+                                }
+                                sink.accept(name, x);
+                            }
                         }
                     }
                 });
@@ -278,8 +292,8 @@ public final class Calibration {
         return new Matrix(kept, width, out);
     }
 
-    /** The im2col patches of every sample of a convolution's input {@code [n, C, S...]}. */
-    private static Matrix patchRows(NpyArray a, Patches p) {
+    /** The im2col patches of sample {@code b} of a convolution's input {@code [n, C, S...]}. */
+    private static Matrix patchRows(NpyArray a, Patches p, int b) {
         long[] shape = a.shape();
         int[] sizes = new int[shape.length - 2];
         int area = 1;
@@ -287,22 +301,9 @@ public final class Calibration {
             sizes[i] = (int) shape[i + 2];
             area *= sizes[i];
         }
-        int samples = (int) shape[0];
         int per = (int) shape[1] * area;
-        List<double[]> parts = new ArrayList<>();
-        int total = 0;
-        for (int b = 0; b < samples; b++) {
-            double[] rows = p.sample(a.values(), b * per, sizes, MAX_POSITIONS);
-            parts.add(rows);
-            total += rows.length;
-        }
-        double[] all = new double[total];
-        int at = 0;
-        for (double[] part : parts) {
-            System.arraycopy(part, 0, all, at, part.length);
-            at += part.length;
-        }
-        return new Matrix(total / p.width(), p.width(), all);
+        double[] rows = p.sample(a.values(), b * per, sizes, MAX_POSITIONS);
+        return new Matrix(rows.length / p.width(), p.width(), rows);
     }
 
     /** The im2col geometry of a convolution node. */

@@ -325,7 +325,8 @@ final class CurveCompression {
             int[] earlier = new int[ranks.length];
             for (int i = 0; i < fitted.size(); i++) {
                 LayerJob job = fitted.get(i).job();
-                earlier[i] = job.nodeIndex() >= 0 && job.nodeIndex() < first ? ranks[i] : 0;
+                // a weight rebuilt at load is computed before every node: it is upstream of all of them
+                earlier[i] = job.nodeIndex() < first ? ranks[i] : 0;
             }
             before.addAll(replacements(earlier));
             if (before.isEmpty()) {
@@ -346,7 +347,7 @@ final class CurveCompression {
             calibration.captureCompensating(model, Compressor.assemble(model, before), linear, convs);
             for (int i : group) {
                 Fitted f = fitted.get(i);
-                Calibration.Compensation c = calibration.compensation(f.job().name());
+                Calibration.Compensation c = calibration.takeCompensation(f.job().name());
                 if (c == null) {
                     continue;
                 }

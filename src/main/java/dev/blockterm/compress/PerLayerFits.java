@@ -74,6 +74,9 @@ final class PerLayerFits {
         List<Callable<Compressor.LayerOutcome>> tasks = new ArrayList<>();
         List<Compressor.LayerOutcome> sequential = new ArrayList<>();
         if (fitting != null && options.sequential()) {
+            // convolutions from the original model, once (their per-layer fits refit only their last factor)
+            fitting.capture(model, List.of(), convs.stream()
+                    .filter(c -> compressor.skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList());
             // each layer's inputs come from the model with the layers before it already compressed
             Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
             Set<String> doneWeights = new HashSet<>();

@@ -74,6 +74,8 @@ public final class SpatialSvd {
             return new Fit(p, q, svd.tail(r), svd.total(), 0);
         }
         double error = squaredError(c, p, q);
+        Matrix bestP = p;
+        Matrix bestQ = q;
         int done = 0;
         for (int s = 0; s < sweeps; s++) {
             q = fitQ(c, p);
@@ -81,12 +83,16 @@ public final class SpatialSvd {
             double e = squaredError(c, p, q);
             done++;
             boolean small = error - e <= 1e-4 * error;
-            error = Math.min(error, e);
+            if (e < error) { // the factors returned are those whose error is reported
+                error = e;
+                bestP = p;
+                bestQ = q;
+            }
             if (small) {
                 break;
             }
         }
-        Matrix[] balanced = LowRank.balanced(p, q);
+        Matrix[] balanced = LowRank.balanced(bestP, bestQ);
         return new Fit(balanced[0], balanced[1], error, total, done);
     }
 

@@ -53,7 +53,7 @@ public record Patches(int channels, int[] kernel, int[] strides, int[] dilations
         for (int i = 0; i < kernel.length; i++) {
             int[] p = padsOf(i, sizes[i]);
             int span = (kernel[i] - 1) * dilations[i] + 1;
-            out[i] = Math.max(0, (sizes[i] + p[0] + p[1] - span) / strides[i] + 1);
+            out[i] = Math.max(0, Math.floorDiv(sizes[i] + p[0] + p[1] - span, strides[i]) + 1);
         }
         return out;
     }
