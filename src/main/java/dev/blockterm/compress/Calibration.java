@@ -64,8 +64,8 @@ public final class Calibration {
     String heldOutText() {
         int rows = rows();
         return rows < MIN_ROWS_TO_HOLD_OUT ? rows + " calibration rows (too few to hold any out: the fits used them too)"
-                : heldOutRows(rows) + " calibration rows held out from the fits (a quality target chose the size on "
-                + "them, so check with verify on other data)";
+                : heldOutRows(rows) + " calibration rows held out from the fits (the layers' sensitivities, and a "
+                + "quality target's size, were measured on them: check with verify on other data)";
     }
 
     private static int heldOutRows(int rows) {

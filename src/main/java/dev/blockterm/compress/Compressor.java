@@ -250,12 +250,14 @@ public final class Compressor {
             progress.accept("running the original and the compressed model on " + probe.inputs());
             quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out), goal);
         }
-        CompressionReport draft = new CompressionReport(modelName, Provenance.version(), options.describe(), reports,
+        String recorded = options.describe() + inputShapes.describe().stream().map(d -> " --input-shape " + d)
+                .collect(java.util.stream.Collectors.joining());
+        CompressionReport draft = new CompressionReport(modelName, Provenance.version(), recorded, reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0, quality);
         Onnx.ModelProto withMeta = Provenance.record(out, draft.withoutTimings());
         // the provenance is part of the file: measure the size with it (the file records no timings and no sizes,
         // so the same input, options and seed give the same bytes)
-        CompressionReport report = new CompressionReport(modelName, Provenance.version(), options.describe(), reports,
+        CompressionReport report = new CompressionReport(modelName, Provenance.version(), recorded, reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input),
                 ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
         return new Result(withMeta, report, fits, factored, rewritten);

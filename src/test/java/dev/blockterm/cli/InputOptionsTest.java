@@ -91,6 +91,11 @@ class InputOptionsTest {
                 "--input-shape", "1x1x50x50");
         assertEquals(0, run.code(), run.err());
         assertTrue(Files.exists(out));
+        // the sizes are part of what was run: recorded with the options in the written model
+        String recorded = dev.blockterm.onnx.ModelFiles.read(out).getMetadataPropsList().stream()
+                .filter(p -> p.getKey().equals(dev.blockterm.compress.Provenance.OPTIONS_KEY)).findFirst().orElseThrow()
+                .getValue();
+        assertTrue(recorded.endsWith(" --input-shape 1x1x50x50"), recorded);
         assertEquals(0, CliRun.of("verify", model.toString(), out.toString(), "--input-shape", "x=1x1x50x50").code());
     }
 
