@@ -17,14 +17,16 @@ import onnx.Onnx;
  * fails, a flattened feature map must match the Gemm after it), so size 1 is no default there. The
  * candidates: the common image sizes that are multiples of the model's total stride {@code S} (the
  * largest product of Conv/Pool strides along any path), ascending, then {@code S, 2S, ..., 8S}; the
- * first size at which the model runs (batch 1) is kept. Only inputs of rank 3 or more in a model with
+ * first size at which the model runs (batch 1) is kept; where none does, each axis takes its own
+ * candidates from its own strides (a text recognizer's height is fixed by the network, its width is
+ * free), the smallest areas first, at most {@link #MAX_TRIALS} of them. Only inputs of rank 3 or more in a model with
  * Conv or Pool nodes have spatial axes (every dynamic axis but the first, the batch); other dynamic
  * axes are left to the caller.
  */
 final class DynamicSizes {
 
     /** Sizes images come in. */
-    static final long[] COMMON = {32, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 1024};
+    static final long[] COMMON = {32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 1024};
 
     private static final Set<String> STRIDED = Set.of("Conv", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool",
             "LpPool");
@@ -62,6 +64,21 @@ final class DynamicSizes {
                 return trial;
             }
         }
+        // axes that take different sizes (a text recognizer: its height fixed by the network, its width free):
+        // each axis its own candidates, from its own strides, smallest areas first
+        int axes = spatialAxes(shapes.get(first)).size();
+        if (axes >= 2) {
+            List<List<Long>> perAxis = new ArrayList<>();
+            for (int k = 0; k < axes; k++) {
+                perAxis.add(candidates(stride(g, k)));
+            }
+            for (long[] sizes : combinations(perAxis, MAX_TRIALS)) {
+                Map<String, long[]> trial = withSpatial(shapes, sizes);
+                if (runs.test(trial)) {
+                    return trial;
+                }
+            }
+        }
         long[] shape = shapes.get(first);
         long[] example = new long[shape.length];
         for (int i = 0; i < shape.length; i++) {
@@ -69,7 +86,7 @@ final class DynamicSizes {
         }
         throw new InputShapes.Unresolved(label + ": input '" + first + "' has dynamic dimensions "
                 + InputShapes.describe(shape) + " and the model runs at none of the sizes tried for them ("
-                + sizes(candidates) + "); give its size with --input-shape " + first + "=" + InputShapes.join(example));
+                + sizes(candidates) + ", and per axis); give its size with --input-shape " + first + "=" + InputShapes.join(example));
     }
 
     /** The axes of a shape sized here: every dynamic one but the first, in an input of rank 3 or more. */
@@ -93,6 +110,77 @@ final class DynamicSizes {
             out.put(e.getKey(), s);
         }
         return out;
+    }
+
+    /** Per-axis sizes tried at most, after the square ones. */
+    static final int MAX_TRIALS = 256;
+
+    /** {@code shapes} with the k-th dynamic spatial axis of each input set to {@code sizes[k]} (the last for the rest). */
+    private static Map<String, long[]> withSpatial(Map<String, long[]> shapes, long[] sizes) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            long[] s = e.getValue().clone();
+            List<Integer> axes = spatialAxes(s);
+            for (int k = 0; k < axes.size(); k++) {
+                s[axes.get(k)] = sizes[Math.min(k, sizes.length - 1)];
+            }
+            out.put(e.getKey(), s);
+        }
+        return out;
+    }
+
+    /** The combinations of one candidate per axis, smallest product first, at most {@code limit}. */
+    static List<long[]> combinations(List<List<Long>> perAxis, int limit) {
+        List<long[]> all = new ArrayList<>();
+        int[] index = new int[perAxis.size()];
+        while (true) {
+            long[] c = new long[index.length];
+            for (int k = 0; k < index.length; k++) {
+                c[k] = perAxis.get(k).get(index[k]);
+            }
+            all.add(c);
+            int k = index.length - 1;
+            while (k >= 0 && ++index[k] == perAxis.get(k).size()) {
+                index[k--] = 0;
+            }
+            if (k < 0 || all.size() > 4096) {
+                break;
+            }
+        }
+        all.sort(java.util.Comparator.comparingDouble(c -> {
+            double p = 1;
+            for (long x : c) {
+                p *= x;
+            }
+            return p;
+        }));
+        return all.subList(0, Math.min(limit, all.size()));
+    }
+
+    /** The total stride along spatial axis {@code k} (the k-th entry of each node's strides). */
+    static long stride(Onnx.GraphProto graph, int k) {
+        Map<String, Long> reached = new HashMap<>();
+        long most = 1;
+        for (Onnx.NodeProto n : graph.getNodeList()) {
+            long in = 1;
+            for (String x : n.getInputList()) {
+                in = Math.max(in, reached.getOrDefault(x, 1L));
+            }
+            long own = 1;
+            if (STRIDED.contains(n.getOpType())) {
+                for (Onnx.AttributeProto a : n.getAttributeList()) {
+                    if (a.getName().equals("strides") && k < a.getIntsCount()) {
+                        own = a.getInts(k);
+                    }
+                }
+            }
+            long out = Math.min(in * Math.max(own, 1), 1 << 12);
+            for (String y : n.getOutputList()) {
+                reached.put(y, out);
+            }
+            most = Math.max(most, out);
+        }
+        return most;
     }
 
     static boolean hasStridedOps(Onnx.GraphProto graph) {

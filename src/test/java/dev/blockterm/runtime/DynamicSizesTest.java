@@ -22,9 +22,9 @@ class DynamicSizesTest {
                 .addNode(Onnx.NodeProto.newBuilder().setOpType("Add").addInput("a").addInput("b").addOutput("c"))
                 .addNode(strided("MaxPool", "c", "d", 2)).build();
         assertEquals(4, DynamicSizes.stride(branches));
-        assertEquals(List.of(32L, 64L, 96L, 128L), DynamicSizes.candidates(4).subList(0, 4));
+        assertEquals(List.of(32L, 48L, 64L, 96L), DynamicSizes.candidates(4).subList(0, 4));
         // the common sizes that the stride divides first, then small multiples of the stride
-        assertEquals(List.of(96L, 192L, 384L, 768L, 48L, 144L), DynamicSizes.candidates(48).subList(0, 6));
+        assertEquals(List.of(48L, 96L, 192L, 384L, 768L, 144L), DynamicSizes.candidates(48).subList(0, 6));
     }
 
     private static Onnx.NodeProto strided(String op, String in, String out, long stride) {
@@ -55,6 +55,28 @@ class DynamicSizesTest {
             assertArrayEquals(new long[] {5, 4, StridedModels.pooled(40), StridedModels.pooled(24)},
                     runner.run(feeds).get("p").shape());
         }
+    }
+
+    /** A recognizer-like model: its height fixed by the network (32), its width free: each axis sized on its own. */
+    @Test
+    void axesThatTakeDifferentSizesAreSizedEachOnItsOwn() {
+        Onnx.GraphProto graph = Onnx.GraphProto.newBuilder()
+                .addNode(strided("Conv", "x", "a", 2)).addNode(Onnx.NodeProto.newBuilder().setOpType("MaxPool")
+                        .addInput("a").addOutput("b").addAttribute(dev.blockterm.onnx.TinyModels.intsAttr("strides", 2, 1)))
+                .build();
+        assertEquals(4, DynamicSizes.stride(graph, 0));
+        assertEquals(2, DynamicSizes.stride(graph, 1));
+        Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        shapes.put("x", new long[] {-1, 3, -1, -1});
+        Map<String, long[]> sized = DynamicSizes.resolve(shapes, () -> graph,
+                trial -> trial.get("x")[2] == 48 && trial.get("x")[3] >= 40, "recognizer");
+        assertEquals(48, sized.get("x")[2]);
+        assertTrue(sized.get("x")[3] >= 40);
+        assertEquals(-1, sized.get("x")[0], "the batch is the caller's");
+        // smallest areas first
+        List<long[]> c = DynamicSizes.combinations(List.of(List.of(8L, 16L), List.of(2L, 4L)), 3);
+        assertArrayEquals(new long[] {8, 2}, c.get(0));
+        assertEquals(3, c.size());
     }
 
     @Test
