@@ -22,6 +22,11 @@ import onnx.Onnx;
  * on their values), so the fit errors say nothing. The number of layers is 34 (2.28 GB of weights)
  * unless the environment variable {@code LAYERS} says otherwise; {@code COMPRESS_OPTIONS} adds
  * options to {@code compress}.
+ *
+ * <p>{@code SHAPE=llama} instead generates a Llama-7B-shaped model in float16: {@code BLOCKS} (32)
+ * blocks of four 4096 x 4096 weights (q, k, v, o) and three 4096 x 11008 / 11008 x 4096 ones (gate,
+ * up, down: {@code (o W_gate) * (o W_up)} then {@code W_down}), chained, 13.5 GB at 32 blocks; it is
+ * written a tensor at a time straight into the external data file, never held whole.
  */
 public final class LargeModelBenchmark {
 
@@ -31,14 +36,23 @@ public final class LargeModelBenchmark {
         int layers = Integer.parseInt(System.getenv().getOrDefault("LAYERS", "34"));
         Path dir = Path.of("target", "large");
         Files.createDirectories(dir);
-        Path model = dir.resolve("chain.onnx");
+        boolean llama = "llama".equals(System.getenv("SHAPE"));
+        Path model = dir.resolve(llama ? "llama.onnx" : "chain.onnx");
         long started = System.nanoTime();
-        write(layers, model);
-        long dataBytes = Files.size(dir.resolve("chain.onnx.data"));
-        System.out.printf(Locale.ROOT, "generated %s: %d layers %dx%d, %.2f GB of weights in %s (%.0f s)%n", model,
-                layers, WIDTH, WIDTH, dataBytes / 1e9, "chain.onnx.data", (System.nanoTime() - started) / 1e9);
+        if (llama) {
+            int blocks = Integer.parseInt(System.getenv().getOrDefault("BLOCKS", "32"));
+            writeLlama(blocks, model);
+            System.out.printf(Locale.ROOT, "generated %s: %d Llama-7B-shaped blocks (%d weights), float16, %.2f GB in "
+                    + "%s (%.0f s)%n", model, blocks, 7 * blocks, Files.size(dir.resolve("llama.onnx.data")) / 1e9,
+                    "llama.onnx.data", (System.nanoTime() - started) / 1e9);
+        } else {
+            write(layers, model);
+            long dataBytes = Files.size(dir.resolve("chain.onnx.data"));
+            System.out.printf(Locale.ROOT, "generated %s: %d layers %dx%d, %.2f GB of weights in %s (%.0f s)%n", model,
+                    layers, WIDTH, WIDTH, dataBytes / 1e9, "chain.onnx.data", (System.nanoTime() - started) / 1e9);
+        }
 
-        Path out = dir.resolve("chain.bt.onnx");
+        Path out = dir.resolve(llama ? "llama.bt.onnx" : "chain.bt.onnx");
         List<String> command = new ArrayList<>(List.of("./blockterm", "compress", model.toString(), "-o", out.toString(),
                 "-q"));
         String extra = System.getenv().getOrDefault("COMPRESS_OPTIONS", "").strip();
@@ -60,7 +74,7 @@ public final class LargeModelBenchmark {
         if (code != 0) {
             throw new IllegalStateException("compress failed (exit " + code + "):\n" + output);
         }
-        Path data = dir.resolve("chain.bt.onnx.data");
+        Path data = dir.resolve(out.getFileName() + ".data");
         System.out.printf(Locale.ROOT, "wall %.1f s; output %s %.1f MB%s%n", wall, out, Files.size(out) / 1e6,
                 Files.exists(data) ? String.format(Locale.ROOT, " + %s %.1f MB", data.getFileName(), Files.size(data) / 1e6)
                         : " (inline)");
@@ -96,6 +110,85 @@ public final class LargeModelBenchmark {
         Onnx.ModelProto m = TinyModels.model(13, List.of(TinyModels.input("x", -1, WIDTH)),
                 List.of(TinyModels.input("y", -1, WIDTH)), nodes, weights);
         ModelFiles.write(m, path, null, 0); // every large weight external, as a model over 2 GB must be
+    }
+
+    private static final int FFN = 11008;
+
+    /**
+     * The Llama-shaped chain: each weight's random float16 values (N(0, 1/fan_in)) appended to
+     * {@code llama.onnx.data} (4 kB aligned) as they are made, the graph naming them as external data.
+     */
+    private static void writeLlama(int blocks, Path path) throws java.io.IOException {
+        Path dataFile = path.resolveSibling(path.getFileName() + ".data");
+        List<Onnx.NodeProto> nodes = new ArrayList<>();
+        List<Onnx.TensorProto> weights = new ArrayList<>();
+        Random random = new Random(1);
+        try (java.nio.channels.FileChannel data = java.nio.channels.FileChannel.open(dataFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            String x = "x";
+            for (int b = 0; b < blocks; b++) {
+                String h = x;
+                for (String name : List.of("q", "k", "v", "o")) {
+                    String w = "b" + b + "." + name;
+                    weights.add(external(w, WIDTH, WIDTH, data, dataFile.getFileName().toString(), random));
+                    nodes.add(matmul(h, w, w + ".out"));
+                    h = w + ".out";
+                }
+                String gate = "b" + b + ".gate";
+                String up = "b" + b + ".up";
+                String down = "b" + b + ".down";
+                weights.add(external(gate, WIDTH, FFN, data, dataFile.getFileName().toString(), random));
+                weights.add(external(up, WIDTH, FFN, data, dataFile.getFileName().toString(), random));
+                weights.add(external(down, FFN, WIDTH, data, dataFile.getFileName().toString(), random));
+                nodes.add(matmul(h, gate, gate + ".out"));
+                nodes.add(matmul(h, up, up + ".out"));
+                nodes.add(Onnx.NodeProto.newBuilder().setOpType("Mul").setName("b" + b + ".mul").addInput(gate + ".out")
+                        .addInput(up + ".out").addOutput("b" + b + ".m").build());
+                x = b == blocks - 1 ? "y" : down + ".out";
+                nodes.add(matmul("b" + b + ".m", down, x));
+            }
+        }
+        Onnx.ValueInfoProto in = TinyModels.input("x", -1, WIDTH);
+        Onnx.ValueInfoProto outInfo = TinyModels.input("y", -1, WIDTH);
+        in = in.toBuilder().setType(in.getType().toBuilder().setTensorType(in.getType().getTensorType().toBuilder()
+                .setElemType(Weights.FLOAT16))).build();
+        outInfo = outInfo.toBuilder().setType(outInfo.getType().toBuilder().setTensorType(outInfo.getType()
+                .getTensorType().toBuilder().setElemType(Weights.FLOAT16))).build();
+        Onnx.ModelProto m = TinyModels.model(13, List.of(in), List.of(outInfo), nodes, weights);
+        Files.write(path, m.toByteArray());
+    }
+
+    private static Onnx.NodeProto matmul(String x, String w, String y) {
+        return Onnx.NodeProto.newBuilder().setOpType("MatMul").setName(w).addInput(x).addInput(w).addOutput(y).build();
+    }
+
+    /** A {@code rows x cols} float16 weight appended to {@code data} at a 4 kB boundary, as an external tensor. */
+    private static Onnx.TensorProto external(String name, int rows, int cols, java.nio.channels.FileChannel data,
+                                             String location, Random random) throws java.io.IOException {
+        long offset = (data.size() + 4095) / 4096 * 4096;
+        long length = 2L * rows * cols;
+        java.nio.ByteBuffer row = java.nio.ByteBuffer.allocate(2 * cols).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        double scale = 1 / Math.sqrt(rows);
+        long at = offset;
+        for (int r = 0; r < rows; r++) {
+            row.clear();
+            for (int c = 0; c < cols; c++) {
+                row.putShort(ai.onnxruntime.platform.Fp16Conversions.floatToFp16((float) (random.nextGaussian() * scale)));
+            }
+            row.flip();
+            while (row.hasRemaining()) {
+                at += data.write(row, at);
+            }
+        }
+        return Onnx.TensorProto.newBuilder().setName(name).setDataType(Weights.FLOAT16).addDims(rows).addDims(cols)
+                .setDataLocation(Onnx.TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(entry("location", location)).addExternalData(entry("offset", Long.toString(offset)))
+                .addExternalData(entry("length", Long.toString(length))).build();
+    }
+
+    private static Onnx.StringStringEntryProto entry(String key, String value) {
+        return Onnx.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
     }
 
     private LargeModelBenchmark() {
