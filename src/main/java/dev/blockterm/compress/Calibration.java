@@ -308,33 +308,8 @@ public final class Calibration {
 
     /** The im2col geometry of a convolution node. */
     static Patches patches(Onnx.NodeProto node, ConvLayer layer) {
-        int d = layer.kernel().length;
-        int[] strides = filled(d, 1);
-        int[] dilations = filled(d, 1);
-        int[] pads = new int[2 * d];
-        String autoPad = "NOTSET";
-        for (Onnx.AttributeProto a : node.getAttributeList()) {
-            switch (a.getName()) {
-                case "strides" -> copy(a, strides);
-                case "dilations" -> copy(a, dilations);
-                case "pads" -> copy(a, pads);
-                case "auto_pad" -> autoPad = a.getS().toStringUtf8();
-                default -> { }
-            }
-        }
-        return new Patches(layer.inChannels(), layer.kernel(), strides, dilations, pads, autoPad.isEmpty() ? "NOTSET" : autoPad);
-    }
-
-    private static int[] filled(int n, int v) {
-        int[] a = new int[n];
-        java.util.Arrays.fill(a, v);
-        return a;
-    }
-
-    private static void copy(Onnx.AttributeProto a, int[] into) {
-        for (int i = 0; i < Math.min(into.length, a.getIntsCount()); i++) {
-            into[i] = (int) a.getInts(i);
-        }
+        Graphs.ConvAttributes a = Graphs.convAttributes(node, layer.kernel().length);
+        return new Patches(layer.inChannels(), layer.kernel(), a.strides(), a.dilations(), a.pads(), a.autoPad());
     }
 
     /** The layer's input covariance ({@code I x I}; a convolution's over its patches), or null when none was captured. */

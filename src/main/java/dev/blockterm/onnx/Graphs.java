@@ -124,6 +124,59 @@ public final class Graphs {
         return layers;
     }
 
+    /**
+     * A Conv node's geometry: strides, dilations, pads (every axis's begin, then every end, ONNX's
+     * order) and {@code auto_pad}, at ONNX's defaults where absent (1, 1, 0, NOTSET).
+     */
+    public record ConvAttributes(int[] strides, int[] dilations, int[] pads, String autoPad) {
+        public ConvAttributes {
+            strides = strides.clone();
+            dilations = dilations.clone();
+            pads = pads.clone();
+        }
+
+        @Override
+        public int[] strides() {
+            return strides.clone();
+        }
+
+        @Override
+        public int[] dilations() {
+            return dilations.clone();
+        }
+
+        @Override
+        public int[] pads() {
+            return pads.clone();
+        }
+    }
+
+    /** The geometry of a Conv node with {@code spatial} spatial axes. */
+    public static ConvAttributes convAttributes(Onnx.NodeProto node, int spatial) {
+        int[] strides = new int[spatial];
+        int[] dilations = new int[spatial];
+        java.util.Arrays.fill(strides, 1);
+        java.util.Arrays.fill(dilations, 1);
+        int[] pads = new int[2 * spatial];
+        String autoPad = "NOTSET";
+        for (Onnx.AttributeProto a : node.getAttributeList()) {
+            switch (a.getName()) {
+                case "strides" -> copyInts(a, strides);
+                case "dilations" -> copyInts(a, dilations);
+                case "pads" -> copyInts(a, pads);
+                case "auto_pad" -> autoPad = a.getS().toStringUtf8().isEmpty() ? "NOTSET" : a.getS().toStringUtf8();
+                default -> { }
+            }
+        }
+        return new ConvAttributes(strides, dilations, pads, autoPad);
+    }
+
+    private static void copyInts(Onnx.AttributeProto a, int[] into) {
+        for (int i = 0; i < Math.min(into.length, a.getIntsCount()); i++) {
+            into[i] = (int) a.getInts(i);
+        }
+    }
+
     /** Every Conv with a constant kernel, compressible or not (with the reason). */
     public static List<ConvLayer> convLayers(Onnx.GraphProto graph) {
         Map<String, Onnx.TensorProto> inits = initializers(graph);
@@ -142,18 +195,10 @@ public final class Graphs {
             }
             int spatial = w.getDimsCount() - 2;
             int[] kernel = new int[spatial];
-            int[] strides = new int[spatial];
             for (int k = 0; k < spatial; k++) {
                 kernel[k] = (int) w.getDims(k + 2);
-                strides[k] = 1;
             }
-            for (Onnx.AttributeProto a : node.getAttributeList()) {
-                if (a.getName().equals("strides")) {
-                    for (int k = 0; k < Math.min(spatial, a.getIntsCount()); k++) {
-                        strides[k] = (int) a.getInts(k);
-                    }
-                }
-            }
+            int[] strides = convAttributes(node, spatial).strides();
             long group = intAttribute(node, "group", 1);
             String reason = Weights.unsupported(w);
             int count = uses.getOrDefault(w.getName(), 0);

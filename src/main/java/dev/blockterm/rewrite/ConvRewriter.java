@@ -174,19 +174,10 @@ public final class ConvRewriter {
                 }
             }
         }
-        int[] strides = {1, 1};
-        int[] dilations = {1, 1};
-        int[] pads = {0, 0, 0, 0};
-        Onnx.AttributeProto autoPad = null;
-        for (Onnx.AttributeProto a : node.getAttributeList()) {
-            switch (a.getName()) {
-                case "strides" -> copy(a, strides);
-                case "dilations" -> copy(a, dilations);
-                case "pads" -> copy(a, pads);
-                case "auto_pad" -> autoPad = a;
-                default -> { }
-            }
-        }
+        Graphs.ConvAttributes geometry = Graphs.convAttributes(node, 2);
+        int[] strides = geometry.strides();
+        int[] dilations = geometry.dilations();
+        int[] pads = geometry.pads();
         GraphBuilder g = new GraphBuilder(layer.name(), Graphs.opset(model));
         String w1 = g.addInitializer(Weights.tensor(FactoredLinear.factorName(layer.name(), 0),
                 new long[] {r, layer.inChannels(), kh, 1}, p.transpose().data(), dataType));
@@ -196,7 +187,10 @@ public final class ConvRewriter {
                 ints("strides", new int[] {strides[0], 1}), ints("dilations", new int[] {dilations[0], 1})));
         List<Onnx.AttributeProto> last = new ArrayList<>(List.of(ints("kernel_shape", new int[] {1, kw}),
                 ints("strides", new int[] {1, strides[1]}), ints("dilations", new int[] {1, dilations[1]})));
-        if (autoPad != null && !autoPad.getS().toStringUtf8().equals("NOTSET")) {
+        if (!geometry.autoPad().equals("NOTSET")) {
+            Onnx.AttributeProto autoPad = Onnx.AttributeProto.newBuilder().setName("auto_pad")
+                    .setType(Onnx.AttributeProto.AttributeType.STRING)
+                    .setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8(geometry.autoPad())).build();
             first.add(autoPad);
             last.add(autoPad);
         } else {
@@ -218,12 +212,6 @@ public final class ConvRewriter {
     public static double spatialFlopsPerPosition(ConvLayer layer, int r) {
         return 2.0 * r * ((double) layer.inChannels() * layer.kernel()[0] * layer.strides()[1]
                 + (double) layer.kernel()[1] * layer.outChannels());
-    }
-
-    private static void copy(Onnx.AttributeProto a, int[] into) {
-        for (int i = 0; i < Math.min(into.length, a.getIntsCount()); i++) {
-            into[i] = (int) a.getInts(i);
-        }
     }
 
     /** The kernel as the {@code (C_in K) x C_out} matrix that channel low rank factors. */
