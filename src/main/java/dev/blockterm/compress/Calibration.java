@@ -98,11 +98,6 @@ public final class Calibration {
     /** The calibration input whose zeros mark padding positions, masked out of every covariance. */
     static final String MASK_INPUT = "attention_mask";
 
-    /** Captures the inputs of these layers of {@code model}. */
-    void capture(Onnx.ModelProto model, List<LinearLayer> layers) {
-        capture(model, model, layers, List.of());
-    }
-
     /** Captures the inputs of these layers and convolutions of {@code model}. */
     void capture(Onnx.ModelProto model, List<LinearLayer> layers, List<ConvLayer> convs) {
         capture(model, model, layers, convs);
@@ -270,26 +265,37 @@ public final class Calibration {
 
     /** The activation as {@code n x width} rows, without the rows at padding positions. */
     private static Matrix unmasked(NpyArray a, int width, NpyArray mask) {
-        int n = a.values().length / width;
+        double[] kept = mask != null && (long) mask.values().length * width == a.values().length
+                ? unpaddedRows(a, mask) : null;
+        return kept == null ? new Matrix(a.values().length / width, width, a.values())
+                : new Matrix(kept.length / width, width, kept);
+    }
+
+    /**
+     * The values of {@code a} ({@code [rows, T, ...]}) at the positions that {@code mask}
+     * ({@code [rows, T]}, an {@code attention_mask}) marks non-zero, position after position; null
+     * where {@code a}'s leading dimensions are not the mask's.
+     */
+    static double[] unpaddedRows(NpyArray a, NpyArray mask) {
         long[] shape = a.shape();
-        if (mask == null || mask.shape().length != 2 || shape.length < 3 || shape[0] != mask.shape()[0]
-                || shape[1] != mask.shape()[1] || (long) mask.values().length * width != a.values().length) {
-            return new Matrix(n, width, a.values());
-        }
         double[] m = mask.values();
+        if (mask.shape().length != 2 || shape.length < 3 || shape[0] != mask.shape()[0] || shape[1] != mask.shape()[1]
+                || m.length == 0) {
+            return null;
+        }
+        int width = a.values().length / m.length;
         int kept = 0;
         for (double v : m) {
             kept += v != 0 ? 1 : 0;
         }
         double[] out = new double[kept * width];
         int row = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < m.length; i++) {
             if (m[i] != 0) {
-                System.arraycopy(a.values(), i * width, out, row * width, width);
-                row++;
+                System.arraycopy(a.values(), i * width, out, row++ * width, width);
             }
         }
-        return new Matrix(kept, width, out);
+        return out;
     }
 
     /** The im2col patches of sample {@code b} of a convolution's input {@code [n, C, S...]}. */

@@ -131,12 +131,10 @@ final class CurveCompression {
         boolean lowRank = !(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL);
         LowRank curve = gram == null ? LowRank.of(w) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING);
         double delta = gram == null ? 0 : Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
-        List<FormPoint> others = List.of();
-        if (options.minSpeedup() > 0) {
-            others = List.of(); // only the curve is timed
-        } else if (job instanceof LayerJob.Conv c) {
+        List<FormPoint> others = List.of(); // with a minimum speed-up only the curve, which is timed
+        if (options.minSpeedup() == 0 && job instanceof LayerJob.Conv c) {
             others = ConvForms.points(c, w, gram, options, compressor.progress());
-        } else if (gram == null) {
+        } else if (options.minSpeedup() == 0 && gram == null) {
             others = blockTerms(job, w, curve);
         }
         return new Fitted(job, w, curve, gram != null, delta, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE,

@@ -66,17 +66,16 @@ final class PerLayerFits {
                            List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits) {
         List<LinearLayer> calibrated = layers.stream()
                 .filter(l -> compressor.skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
-        if (fitting != null && !options.sequential()) {
+        if (fitting != null) {
+            // with --sequential the fully connected layers are captured one at a time below; convolutions (whose
+            // per-layer fits refit only their last factor) from the original model, here, either way
             progress.accept("accumulating the layers' input covariances on the calibration data");
-            fitting.capture(model, calibrated, convs.stream()
+            fitting.capture(model, options.sequential() ? List.of() : calibrated, convs.stream()
                     .filter(c -> compressor.skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList());
         }
         List<Callable<Compressor.LayerOutcome>> tasks = new ArrayList<>();
         List<Compressor.LayerOutcome> sequential = new ArrayList<>();
         if (fitting != null && options.sequential()) {
-            // convolutions from the original model, once (their per-layer fits refit only their last factor)
-            fitting.capture(model, List.of(), convs.stream()
-                    .filter(c -> compressor.skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList());
             // each layer's inputs come from the model with the layers before it already compressed
             Map<Integer, LinearRewriter.Replacement> done = new HashMap<>();
             Set<String> doneWeights = new HashSet<>();

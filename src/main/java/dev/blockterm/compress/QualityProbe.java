@@ -26,7 +26,7 @@ final class QualityProbe {
     private QualityProbe(Map<String, NpyArray> feeds, Map<String, NpyArray> expected, String inputs, boolean generated,
                          int threads) {
         this.feeds = feeds;
-        this.expected = expected;
+        this.expected = unpadded(expected); // compared as every candidate's outputs are: without padding
         this.inputs = inputs;
         this.generated = generated;
         this.threads = threads;
@@ -45,35 +45,21 @@ final class QualityProbe {
      */
     private Map<String, NpyArray> unpadded(Map<String, NpyArray> outputs) {
         NpyArray mask = feeds.get(Calibration.MASK_INPUT);
-        if (mask == null || mask.shape().length != 2) {
+        if (mask == null) {
             return outputs;
-        }
-        long[] m = mask.shape();
-        double[] keep = mask.values();
-        int kept = 0;
-        for (double v : keep) {
-            kept += v != 0 ? 1 : 0;
         }
         Map<String, NpyArray> out = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, NpyArray> e : outputs.entrySet()) {
             NpyArray a = e.getValue();
-            long[] shape = a.shape();
-            if (shape.length < 3 || shape[0] != m[0] || shape[1] != m[1] || kept == keep.length) {
+            double[] kept = Calibration.unpaddedRows(a, mask);
+            if (kept == null || kept.length == a.values().length) {
                 out.put(e.getKey(), a);
                 continue;
             }
-            int width = (int) (a.values().length / (m[0] * m[1]));
-            double[] v = new double[kept * width];
-            int row = 0;
-            for (int i = 0; i < keep.length; i++) {
-                if (keep[i] != 0) {
-                    System.arraycopy(a.values(), i * width, v, row++ * width, width);
-                }
-            }
-            long[] s = shape.clone();
+            long[] s = a.shape().clone();
+            s[1] = kept.length / (a.values().length / (s[0] * s[1]));
             s[0] = 1;
-            s[1] = kept;
-            out.put(e.getKey(), new NpyArray(s, v, a.descr()));
+            out.put(e.getKey(), new NpyArray(s, kept, a.descr()));
         }
         return out;
     }
@@ -159,7 +145,7 @@ final class QualityProbe {
 
         /** The largest relative error over the outputs with these weights fed (the others as in the model). */
         double worstError(Map<String, NpyArray> weights) {
-            return worst(Verification.quality(unpadded(expected), unpadded(runner.run(weights, fixed))));
+            return worst(Verification.quality(expected, unpadded(runner.run(weights, fixed))));
         }
 
         @Override
@@ -172,7 +158,7 @@ final class QualityProbe {
     /** Every output of the candidate against the original's. */
     List<Verification.OutputQuality> measure(Onnx.ModelProto candidate) {
         try (ModelRunner runner = new ModelRunner(candidate.toByteArray(), "the compressed model", threads)) {
-            return Verification.quality(unpadded(expected), unpadded(runner.run(feeds)));
+            return Verification.quality(expected, unpadded(runner.run(feeds)));
         }
     }
 

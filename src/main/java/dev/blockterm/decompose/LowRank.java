@@ -90,18 +90,9 @@ public final class LowRank {
      * {@code gPrime = X'^T X'} and {@code cross = X'^T X}.
      */
     public static double compensatedError(Matrix weight, Matrix approx, Matrix g, Matrix gPrime, Matrix cross) {
-        double total = trace(weight, g.times(weight));
-        double e = total - 2 * trace(approx, cross.times(weight)) + trace(approx, gPrime.times(approx));
+        double total = weight.dot(g.times(weight));
+        double e = total - 2 * approx.dot(cross.times(weight)) + approx.dot(gPrime.times(approx));
         return total <= 0 ? 0 : Math.sqrt(Math.max(e, 0) / total);
-    }
-
-    /** {@code tr(A^T B)}. */
-    private static double trace(Matrix a, Matrix b) {
-        double s = 0;
-        for (int i = 0; i < a.data().length; i++) {
-            s += a.data()[i] * b.data()[i];
-        }
-        return s;
     }
 
     /** The largest rank, {@code min(I, J)}. */

@@ -49,14 +49,6 @@ public final class MetricLeastSquares {
 
     /** {@code tr(M^T C M)}: the squared norm of {@code M} in the metric ({@code c} null: Frobenius). */
     public static double squaredNorm(Matrix c, Matrix m) {
-        if (c == null) {
-            double s = 0;
-            for (double x : m.data()) {
-                s += x * x;
-            }
-            return s;
-        }
-        double n = Whitening.outputNorm(c, m);
-        return n * n;
+        return Math.max(c == null ? m.dot(m) : m.dot(c.times(m)), 0);
     }
 }

@@ -163,29 +163,21 @@ public final class SpatialSvd {
         Matrix x = p;
         Matrix res = b.plus(adjoint(c.times(expand(x, q)), q).scale(-1));
         Matrix dir = res;
-        double rr = dot(res, res);
+        double rr = res.dot(res);
         double start = rr;
         for (int it = 0; it < iterations && rr > 1e-20 * start && rr > 0; it++) {
             Matrix ad = adjoint(c.times(expand(dir, q)), q);
-            double curvature = dot(dir, ad);
+            double curvature = dir.dot(ad);
             if (!(curvature > 0)) {
                 break;
             }
             double alpha = rr / curvature;
             x = x.plus(dir.scale(alpha));
             res = res.plus(ad.scale(-alpha));
-            double next = dot(res, res);
+            double next = res.dot(res);
             dir = res.plus(dir.scale(next / rr));
             rr = next;
         }
         return x;
-    }
-
-    private static double dot(Matrix a, Matrix b) {
-        double s = 0;
-        for (int i = 0; i < a.data().length; i++) {
-            s += a.data()[i] * b.data()[i];
-        }
-        return s;
     }
 }

@@ -64,14 +64,7 @@ public final class Whitening {
 
     /** {@code ||X M||_F = sqrt(tr(M^T C M))} from the Gram matrix {@code C = X^T X} ({@code I x I}, {@code M: I x J}). */
     public static double outputNorm(Matrix xtx, Matrix m) {
-        Matrix cm = xtx.times(m);
-        double s = 0;
-        double[] a = m.data();
-        double[] b = cm.data();
-        for (int i = 0; i < a.length; i++) {
-            s += a[i] * b[i];
-        }
-        return Math.sqrt(Math.max(s, 0));
+        return Math.sqrt(Math.max(m.dot(xtx.times(m)), 0));
     }
 
     /** {@code U} with {@code U^T U = A} (that is, {@code L^T} for {@code A = L L^T}), row-major. */

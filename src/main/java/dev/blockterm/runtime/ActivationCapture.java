@@ -41,9 +41,7 @@ public final class ActivationCapture {
     /** {@code values} on {@code feeds}. */
     public static Map<String, NpyArray> capture(Onnx.ModelProto model, List<String> values, Map<String, NpyArray> feeds,
                                                 int threads) {
-        Map<String, NpyArray> out = new HashMap<>();
-        stream(model, values, java.util.Collections.singletonList(feeds), InputShapes.NONE, threads, out::putAll);
-        return out;
+        return capture(model, values, feeds, InputShapes.NONE, threads);
     }
 
     /** {@code values} on {@code feeds} (null: one row of seeded random inputs, sized as {@code sizes} says). */

@@ -157,31 +157,6 @@ final class DynamicSizes {
         return all.subList(0, Math.min(limit, all.size()));
     }
 
-    /** The total stride along spatial axis {@code k} (the k-th entry of each node's strides). */
-    static long stride(Onnx.GraphProto graph, int k) {
-        Map<String, Long> reached = new HashMap<>();
-        long most = 1;
-        for (Onnx.NodeProto n : graph.getNodeList()) {
-            long in = 1;
-            for (String x : n.getInputList()) {
-                in = Math.max(in, reached.getOrDefault(x, 1L));
-            }
-            long own = 1;
-            if (STRIDED.contains(n.getOpType())) {
-                for (Onnx.AttributeProto a : n.getAttributeList()) {
-                    if (a.getName().equals("strides") && k < a.getIntsCount()) {
-                        own = a.getInts(k);
-                    }
-                }
-            }
-            long out = Math.min(in * Math.max(own, 1), 1 << 12);
-            for (String y : n.getOutputList()) {
-                reached.put(y, out);
-            }
-            most = Math.max(most, out);
-        }
-        return most;
-    }
 
     static boolean hasStridedOps(Onnx.GraphProto graph) {
         for (Onnx.NodeProto n : graph.getNodeList()) {
@@ -197,6 +172,22 @@ final class DynamicSizes {
      * nodes are in topological order, as ONNX requires), each node's largest stride counted.
      */
     static long stride(Onnx.GraphProto graph) {
+        return stride(graph, strides -> {
+            long own = 1;
+            for (long s : strides.getIntsList()) {
+                own = Math.max(own, s);
+            }
+            return own;
+        });
+    }
+
+    /** The total stride along spatial axis {@code k} (the k-th entry of each node's strides). */
+    static long stride(Onnx.GraphProto graph, int k) {
+        return stride(graph, strides -> k < strides.getIntsCount() ? Math.max(strides.getInts(k), 1) : 1);
+    }
+
+    /** The largest product along any path of what {@code own} reads from each Conv/Pool node's strides. */
+    private static long stride(Onnx.GraphProto graph, java.util.function.ToLongFunction<Onnx.AttributeProto> own) {
         Map<String, Long> reached = new HashMap<>();
         long most = 1;
         for (Onnx.NodeProto n : graph.getNodeList()) {
@@ -204,17 +195,15 @@ final class DynamicSizes {
             for (String x : n.getInputList()) {
                 in = Math.max(in, reached.getOrDefault(x, 1L));
             }
-            long own = 1;
+            long factor = 1;
             if (STRIDED.contains(n.getOpType())) {
                 for (Onnx.AttributeProto a : n.getAttributeList()) {
                     if (a.getName().equals("strides")) {
-                        for (long s : a.getIntsList()) {
-                            own = Math.max(own, s);
-                        }
+                        factor = own.applyAsLong(a);
                     }
                 }
             }
-            long out = Math.min(in * own, 1 << 12); // a deeper chain than any image takes: no candidate fits anyway
+            long out = Math.min(in * factor, 1 << 12); // a deeper chain than any image takes: no candidate fits anyway
             for (String y : n.getOutputList()) {
                 reached.put(y, out);
             }

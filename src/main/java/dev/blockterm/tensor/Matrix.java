@@ -120,6 +120,15 @@ public record Matrix(int rows, int cols, double[] data) {
         return m;
     }
 
+    /** {@code tr(A^T B)}: the Frobenius inner product with a matrix of the same shape. */
+    public double dot(Matrix other) {
+        double s = 0;
+        for (int i = 0; i < data.length; i++) {
+            s += data[i] * other.data[i];
+        }
+        return s;
+    }
+
     public double frobeniusNorm() {
         double s = 0;
         for (double v : data) {

@@ -109,7 +109,7 @@ class CalibrationTest {
         Calibration calibration = new Calibration(Map.of("x", new NpyArray(new long[] {n, t, 5}, x, "<f4"),
                 Calibration.MASK_INPUT, new NpyArray(new long[] {n, t}, mask, "<i8")), 1);
         LinearLayer layer = Graphs.linearLayers(model.getGraph()).get(0);
-        calibration.capture(model, List.of(layer));
+        calibration.capture(model, List.of(layer), List.of());
         double[] expected = new double[25];
         for (int row = 0; row < n * t; row++) {
             if (mask[row] == 0) {
