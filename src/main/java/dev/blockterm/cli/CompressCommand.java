@@ -4,6 +4,7 @@ import dev.blockterm.compress.Calibration;
 import dev.blockterm.handoff.FactorFiles;
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.Compressor;
+import dev.blockterm.compress.FitRunner;
 import dev.blockterm.onnx.ModelException;
 import dev.blockterm.onnx.ModelFiles;
 import dev.blockterm.onnx.OutputPaths;
@@ -57,6 +58,14 @@ final class CompressCommand implements Callable<Integer> {
             + "factors and cores, with a JSON manifest in the metadata, for fine-tuning (see import-factors)")
     Path factors;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "fit the layers' curves as Apache Spark tasks "
+            + "(local[N], spark://HOST:7077, yarn, k8s://...; needs the Spark build: README, Spark); whole-model targets")
+    String spark;
+
+    @Option(names = "--staging", paramLabel = "DIR", description = "where the fits stage their results (default: the "
+            + "system's temporary folder; with --spark on a cluster, a folder every executor and the driver share)")
+    Path staging;
+
     @Mixin
     FitOptions fit;
 
@@ -76,7 +85,7 @@ final class CompressCommand implements Callable<Integer> {
         Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
         Calibration data = feeds == null ? null : new Calibration(feeds, 1);
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
-                data, shapes);
+                data, shapes, runner(options));
         Compressor.Result result = compressor.compress(input, model.toString());
         ModelFiles.write(result.model(), output, model, loadsInOnnxRuntime(result.model(), output));
         if (factors != null) {
@@ -103,6 +112,29 @@ final class CompressCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().flush();
         return 0;
+    }
+
+    /** Where the layers' curves are fitted: here on {@code --threads} threads, or on Spark. */
+    private FitRunner runner(CompressionOptions options) {
+        Path root = staging == null ? Path.of(System.getProperty("java.io.tmpdir")) : staging;
+        if (spark == null) {
+            return FitRunner.local(root);
+        }
+        if (!options.target().resolve(true).usesCurves()) {
+            throw new IllegalArgumentException("--spark: runs the whole-model targets (--ratio, --params, "
+                    + "--max-output-error, the default); per-layer targets fit here");
+        }
+        String missing = "--spark: this build has no Spark runner; build it with 'mvn -Pspark -DskipTests package' "
+                + "and run with BLOCKTERM_SPARK=1 (README, Spark)";
+        FitRunner.Provider provider = FitRunner.provider("spark");
+        if (provider == null) {
+            throw new IllegalArgumentException(missing);
+        }
+        try {
+            return provider.create(spark, model, root);
+        } catch (LinkageError e) {
+            throw new IllegalArgumentException(missing + " (" + e.getMessage() + " is missing)", e);
+        }
     }
 
     /** The process's peak resident set (Linux: VmHWM in /proc/self/status), or null where it is not known. */

@@ -54,7 +54,11 @@ public final class Compressor {
      *                  what replaced them, to time them alone
      */
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits,
-                         List<FactoredLayer> factored, List<Rewritten> rewritten) {
+                         Supplier<List<FactoredLayer>> factoredLayers, List<Rewritten> rewritten) {
+        /** The compressed layers' factors and how they contract (for {@code --factors}; made when asked for). */
+        public List<FactoredLayer> factored() {
+            return factoredLayers.get();
+        }
     }
 
     /**
@@ -77,13 +81,23 @@ public final class Compressor {
      * A layer's chosen fit; the tensorization is null for a Conv (its kernel is read as C_out x C_in x K);
      * the output error on the calibration inputs is NaN without them.
      */
-    public record LayerFit(String layer, Tensorization tensorization, FitResult<?> fit, double outputError) {
+    public record LayerFit(String layer, Tensorization tensorization, Supplier<? extends FitResult<?>> result,
+                           double outputError) {
+        public LayerFit(String layer, Tensorization tensorization, FitResult<?> fit, double outputError) {
+            this(layer, tensorization, () -> fit, outputError);
+        }
+
+        /** The fit (a low-rank curve point's factors are computed when asked for, not held). */
+        public FitResult<?> fit() {
+            return result.get();
+        }
     }
 
     private final CompressionOptions options;
     private final Consumer<String> progress;
     private final Calibration calibration;
     private final InputShapes inputShapes;
+    private final FitRunner runner;
 
     public Compressor(CompressionOptions options, Consumer<String> progress) {
         this(options, progress, null);
@@ -101,10 +115,17 @@ public final class Compressor {
      */
     public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration,
                       InputShapes inputShapes) {
+        this(options, progress, calibration, inputShapes, FitRunner.local());
+    }
+
+    /** @param runner where the layers' curves are fitted (here, or a cluster) */
+    public Compressor(CompressionOptions options, Consumer<String> progress, Calibration calibration,
+                      InputShapes inputShapes, FitRunner runner) {
         this.options = options;
         this.progress = progress;
         this.calibration = calibration;
         this.inputShapes = inputShapes;
+        this.runner = runner;
     }
 
     /**
@@ -122,10 +143,12 @@ public final class Compressor {
 
     /** The layers' reports as {@link #compress} would give them (fitting included, no latency, no model written). */
     public List<LayerReport> plan(Onnx.ModelProto input, String modelName) {
-        return decideAll(input, modelName).outcomes().stream().map(LayerOutcome::report).toList();
+        try (Staging staging = new Staging(runner.stagingRoot())) {
+            return decideAll(input, modelName, staging.dir()).outcomes().stream().map(LayerOutcome::report).toList();
+        }
     }
 
-    Plan decideAll(Onnx.ModelProto input, String modelName) {
+    Plan decideAll(Onnx.ModelProto input, String modelName, java.nio.file.Path staging) {
         Onnx.ModelProto model = Graphs.liftConstants(input); // weights in Constant nodes become initializers
         List<LinearLayer> layers = Graphs.linearLayers(model.getGraph());
         List<ConvLayer> convs = Graphs.convLayers(model.getGraph());
@@ -166,7 +189,7 @@ public final class Compressor {
                 progress.accept("accumulating the layers' input covariances on the calibration data");
                 fitting.capture(model, calibrated, calibratedConvs);
             }
-            CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting);
+            CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting, staging);
             if (options.minSpeedup() > 0) {
                 Map<String, long[]> shapes = new HashMap<>();
                 curves.limitBySpeed(options.minSpeedup(), o -> new Rewritten("", model, o.nodeIndex(),
@@ -189,8 +212,19 @@ public final class Compressor {
     }
 
     public Result compress(Onnx.ModelProto input, String modelName) {
+        try (Staging staging = new Staging(runner.stagingRoot());
+             dev.blockterm.onnx.SpillFile spill = new dev.blockterm.onnx.SpillFile(staging.dir().resolve("factors.bin"))) {
+            return compress(input, modelName, staging.dir(), spill);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write the staging folder (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** {@link #compress}, the new factors moved to {@code spill} as they are made (a large model's never all in memory). */
+    private Result compress(Onnx.ModelProto input, String modelName, java.nio.file.Path staging,
+                            dev.blockterm.onnx.SpillFile spill) {
         long started = System.nanoTime();
-        Plan plan = decideAll(input, modelName);
+        Plan plan = decideAll(input, modelName, staging);
         Onnx.ModelProto model = plan.model();
         Map<String, Onnx.TensorProto> inits = plan.inits();
         Target target = plan.target();
@@ -204,7 +238,7 @@ public final class Compressor {
         Set<String> rebuiltWeights = new HashSet<>();
         List<LayerReport> reports = new ArrayList<>();
         Map<String, LayerFit> fits = new HashMap<>();
-        List<FactoredLayer> factored = new ArrayList<>();
+        List<Supplier<FactoredLayer>> factored = new ArrayList<>();
         List<Rewritten> rewritten = new ArrayList<>();
         Map<String, long[]> convInputs = new HashMap<>(); // filled on first use: one run of the model
         Set<String> taken = Assembly.names(model);
@@ -213,7 +247,9 @@ public final class Compressor {
                 reports.add(o.report());
                 continue;
             }
-            LinearRewriter.Replacement replacement = Assembly.unique(o.rewrite().apply(model), taken, o.keptNames(model));
+            LinearRewriter.Replacement made = Assembly.unique(o.rewrite().apply(model), taken, o.keptNames(model));
+            LinearRewriter.Replacement replacement = new LinearRewriter.Replacement(made.nodes(),
+                    spill.spill(made.initializers()), made.flopsPerSample(), made.plan());
             LayerReport report = o.report();
             // timed here, one layer at a time, not while other layers are being fitted; reported, never undone:
             // speed is a constraint before the choice (minSpeedup), not a veto after it
@@ -225,7 +261,7 @@ public final class Compressor {
             replacements.put(o.nodeIndex(), replacement);
             (report.rebuilt() ? rebuiltWeights : replacedWeights).add(o.weightName());
             fits.put(report.name(), o.fit());
-            factored.add(factoredLayer(model, o, inits.get(o.weightName()), replacement));
+            factored.add(() -> factoredLayer(model, o, inits.get(o.weightName()), replacement));
             if (rewrite != null) {
                 rewritten.add(rewrite);
             }
@@ -260,7 +296,7 @@ public final class Compressor {
         CompressionReport report = new CompressionReport(modelName, Provenance.version(), recorded, reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input),
                 ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
-        return new Result(withMeta, report, fits, factored, rewritten);
+        return new Result(withMeta, report, fits, () -> factored.stream().map(Supplier::get).toList(), rewritten);
     }
 
     /**
@@ -459,6 +495,10 @@ public final class Compressor {
         return shape == null ? null : new LatencyCheck.InputShape(shape, 0);
     }
 
+
+    FitRunner runner() {
+        return runner;
+    }
 
     Consumer<String> progress() {
         return progress;

@@ -47,7 +47,7 @@ final class CurveCompression {
      * A job with its curve, its weight and its other forms ({@code lowRank}: whether the curve's points
      * are offered; a convolution limited to other forms offers only those).
      */
-    private record Fitted(LayerJob job, Matrix weight, LowRank curve, boolean whitened, double delta, double seconds,
+    private record Fitted(LayerJob job, java.util.function.Supplier<Matrix> weight, LowRank curve, boolean whitened, double delta, double seconds,
                           int speedCap, boolean lowRank, List<FormPoint> als, double compensatedError) {
         /** The curve point id of the j-th other form's point (low-rank points are their rank). */
         int alsId(int j) {
@@ -60,11 +60,7 @@ final class CurveCompression {
         }
 
         int smallerThanDense() {
-            long r = (long) job.rows() * job.cols() / ((long) job.rows() + job.cols());
-            if (r * (job.rows() + job.cols()) >= job.parameters()) {
-                r--;
-            }
-            return (int) Math.max(0, Math.min(r, curve.maxRank()));
+            return Math.min(CurveCompression.smallerThanDense(job.rows(), job.cols()), curve.kept());
         }
 
         Fitted capped(int rank) {
@@ -81,7 +77,8 @@ final class CurveCompression {
     private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
 
     CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
-                     List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration) {
+                     List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration,
+                     java.nio.file.Path staging) {
         this.compressor = compressor;
         this.target = target;
         this.inits = inits;
@@ -97,11 +94,32 @@ final class CurveCompression {
             StoredWeight w = stored.get(i);
             add(jobs, new LayerJob.Stored(w, -1 - i, inits.get(w.name()).getDataType()), w.skipReason(), 0);
         }
-        List<Callable<Fitted>> tasks = new ArrayList<>();
+        // the eigendecompositions, the bulk of the work, run where the runner runs them; the other forms here
+        List<CurveTask> tasks = new ArrayList<>();
         for (LayerJob job : jobs) {
-            tasks.add(() -> curve(job, inits.get(job.weightName()), calibration));
+            Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
+            tasks.add(new CurveTask(tasks.size(), job, new dev.blockterm.onnx.WeightSource.Held(inits.get(job.weightName())),
+                    gram == null ? null : new CurveTask.Held(gram), smallerThanDense(job.rows(), job.cols()),
+                    staging.toString()));
         }
-        this.fitted = Parallel.run(tasks, options.threads());
+        List<CurveFit> curves = compressor.runner().run(tasks, compressor.progress());
+        List<Callable<Fitted>> others = new ArrayList<>();
+        for (int i = 0; i < jobs.size(); i++) {
+            LayerJob job = jobs.get(i);
+            CurveFit fit = curves.get(i);
+            Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
+            others.add(() -> fitted(job, fit, gram));
+        }
+        this.fitted = Parallel.run(others, options.threads());
+    }
+
+    /** The largest rank whose factored form {@code r (I + J)} is smaller than the dense {@code I J}. */
+    static int smallerThanDense(int rows, int cols) {
+        long r = (long) rows * cols / ((long) rows + cols);
+        if (r * (rows + cols) >= (long) rows * cols) {
+            r--;
+        }
+        return (int) Math.max(0, Math.min(r, Math.min(rows, cols)));
     }
 
     private void add(List<LayerJob> jobs, LayerJob job, String unsupported, double flops) {
@@ -115,30 +133,23 @@ final class CurveCompression {
         skippedOutcomes.add(Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), dense));
     }
 
-    private Fitted curve(LayerJob job, Onnx.TensorProto tensor, Calibration calibration) {
+    /** A layer's curve as fitted, with its other forms (fitted here: convolutions and narrow weights). */
+    private Fitted fitted(LayerJob job, CurveFit fit, Matrix gram) {
         long started = System.nanoTime();
-        compressor.progress().accept("error-versus-rank curve of " + job.name() + " (" + job.shape() + ")");
-        Matrix w;
-        if (job instanceof LayerJob.Linear l) {
-            w = new Matrix(job.rows(), job.cols(), Graphs.weightMatrix(l.layer(), tensor));
-        } else if (job instanceof LayerJob.Conv c) {
-            w = ConvRewriter.lowRankMatrix(c.layer(), Weights.values(tensor));
-        } else {
-            w = new Matrix(job.rows(), job.cols(), Weights.values(tensor));
-        }
-        Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
+        Onnx.TensorProto tensor = inits.get(job.weightName());
+        java.util.function.Supplier<Matrix> weight = () -> job.matrix(tensor);
+        LowRank curve = fit.curve(job.rows(), job.cols(), weight);
         CompressionOptions options = compressor.options();
         boolean lowRank = !(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL);
-        LowRank curve = gram == null ? LowRank.of(w) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING);
-        double delta = gram == null ? 0 : Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
         List<FormPoint> others = List.of(); // with a minimum speed-up only the curve, which is timed
         if (options.minSpeedup() == 0 && job instanceof LayerJob.Conv c) {
-            others = ConvForms.points(c, w, gram, options, compressor.progress());
+            others = ConvForms.points(c, weight.get(), gram, options, compressor.progress());
         } else if (options.minSpeedup() == 0 && gram == null) {
-            others = blockTerms(job, w, curve);
+            others = blockTerms(job, weight, curve);
         }
-        return new Fitted(job, w, curve, gram != null, delta, (System.nanoTime() - started) / 1e9, Integer.MAX_VALUE,
-                lowRank, others, Double.NaN);
+        double seconds = fit.seconds() + (System.nanoTime() - started) / 1e9;
+        return new Fitted(job, weight, curve, fit.whitened(), fit.delta(), seconds, Integer.MAX_VALUE, lowRank, others,
+                Double.NaN);
     }
 
     /**
@@ -207,7 +218,7 @@ final class CurveCompression {
      * curve too. (With calibration the curves are
      * whitened, the exact optimum of the output error for their form, and these are not tried.)
      */
-    private List<FormPoint> blockTerms(LayerJob job, Matrix w, LowRank curve) {
+    private List<FormPoint> blockTerms(LayerJob job, java.util.function.Supplier<Matrix> weight, LowRank curve) {
         if (job instanceof LayerJob.Conv || Math.min(job.rows(), job.cols()) > ALS_NARROW_SIDE) {
             return List.of();
         }
@@ -243,7 +254,7 @@ final class CurveCompression {
                 int rank = (int) Math.min(curve.maxRank(), c.parameters() / ((long) job.rows() + job.cols()));
                 double lowRank = curve.tail(rank);
                 if (bound == null) {
-                    tensor = tz.tensorize(w.data());
+                    tensor = tz.tensorize(weight.get().data());
                     bound = new UnfoldingBound(tensor);
                 }
                 double b = bound.squaredError(c.blocks(), c.ranks());
@@ -349,9 +360,10 @@ final class CurveCompression {
                 if (c == null) {
                     continue;
                 }
-                LowRank curve = LowRank.compensated(f.weight(), c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING);
+                Matrix w = f.weight().get();
+                LowRank curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING);
                 Matrix[] ab = curve.factors(Math.min(ranks[i], curve.maxRank()));
-                double error = LowRank.compensatedError(f.weight(), ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
+                double error = LowRank.compensatedError(w, ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
                 fitted.set(i, new Fitted(f.job(), f.weight(), curve, true, f.delta(), f.seconds(), f.speedCap(),
                         f.lowRank(), f.als(), error));
             }
@@ -539,28 +551,37 @@ final class CurveCompression {
             return Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), LayerReport.dense(job.name(),
                     job.op(), job.shape(), job.parameters(), job.flops(0), reason, List.of(), f.seconds()));
         }
-        Matrix[] factors = f.curve().factors(rank);
-        Matrix approx = factors[0].times(factors[1]);
-        double diff = 0;
-        double norm = 0;
-        double[] w = f.weight().data();
-        for (int i = 0; i < w.length; i++) {
-            diff += (w[i] - approx.data()[i]) * (w[i] - approx.data()[i]);
-            norm += w[i] * w[i];
-        }
-        double weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
+        LowRank curve = f.curve();
+        double weightError;
         double outputError = Double.NaN;
-        if (!Double.isNaN(f.compensatedError())) {
-            outputError = f.compensatedError(); // against the original outputs, from the compressed model's inputs
-        } else if (f.whitened()) {
-            // tail = ||X D||^2 + delta ||D||^2 and total = ||X W||^2 + delta ||W||^2 (D = W - W^)
-            double out = Math.max(0, f.curve().tail(rank) - f.delta() * diff);
-            double total = f.curve().total() - f.delta() * norm;
-            outputError = total <= 0 ? 0 : Math.sqrt(out / total);
+        if (!f.whitened()) {
+            weightError = curve.relativeError(rank); // Eckart-Young: the curve's error is the weight's
+        } else {
+            Matrix[] factors = curve.factors(rank);
+            Matrix approx = factors[0].times(factors[1]);
+            double diff = 0;
+            double norm = 0;
+            double[] w = f.weight().get().data();
+            for (int i = 0; i < w.length; i++) {
+                diff += (w[i] - approx.data()[i]) * (w[i] - approx.data()[i]);
+                norm += w[i] * w[i];
+            }
+            weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
+            if (!Double.isNaN(f.compensatedError())) {
+                outputError = f.compensatedError(); // against the original outputs, from the compressed model's inputs
+            } else {
+                // tail = ||X D||^2 + delta ||D||^2 and total = ||X W||^2 + delta ||W||^2 (D = W - W^)
+                double out = Math.max(0, curve.tail(rank) - f.delta() * diff);
+                double total = curve.total() - f.delta() * norm;
+                outputError = total <= 0 ? 0 : Math.sqrt(out / total);
+            }
         }
-        TensorTrain model = f.curve().tensorTrain(rank);
-        FitResult<TensorTrain> fit = new FitResult<>(model, new double[] {weightError}, 0, true, weightError,
-                Initialization.GREEDY, f.seconds(), 0);
+        double seconds = f.seconds();
+        double error = weightError;
+        // the factors are computed when the layer is rewritten (and again only where the fit is asked for):
+        // a large model's factors are never all held at once
+        java.util.function.Supplier<FitResult<?>> fit = () -> new FitResult<>(curve.tensorTrain(rank),
+                new double[] {error}, 0, true, error, Initialization.GREEDY, seconds, 0);
         Tensorization tz = job instanceof LayerJob.Conv ? null : LayerJob.plain(job.rows(), job.cols());
         long params = (long) rank * (job.rows() + job.cols());
         String layout = !Double.isNaN(f.compensatedError()) ? "low-rank sequential" : f.whitened() ? "low-rank whitened"
@@ -570,7 +591,8 @@ final class CurveCompression {
                 1, Integer.toString(rank), job.parameters(), params, weightError, outputError, 0, true, f.seconds(),
                 job.flops(0), job.flops(rank), List.of(), selection, rebuilt, null);
         return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report,
-                new Compressor.LayerFit(job.name(), tz, fit, outputError), job.rewrite(factors), job.timed());
+                new Compressor.LayerFit(job.name(), tz, fit, outputError), m -> job.rewrite(curve.factors(rank)).apply(m),
+                job.timed());
     }
 
     private static String convForm(ConvLayer layer, int rank) {

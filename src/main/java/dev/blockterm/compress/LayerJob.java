@@ -18,7 +18,7 @@ import onnx.Onnx;
  * A selected layer read as a matrix {@code I x J} (what {@link CurveCompression} decides over), with
  * the way a low-rank or block-term form of it replaces it in the graph. One kind per record.
  */
-sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Stored {
+sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, LayerJob.Conv, LayerJob.Stored {
     String name();
 
     String op();
@@ -49,6 +49,9 @@ sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Store
     double flops(Tensorization tz, Candidates.Candidate c);
 
     Compressor.Timed timed();
+
+    /** The layer's weight as the matrix {@code I x J} decided over, read from its tensor. */
+    Matrix matrix(Onnx.TensorProto tensor);
 
     /** A fully connected layer: its weight as it multiplies, {@code I x J}. */
     record Linear(LinearLayer layer, long batch) implements LayerJob {
@@ -94,6 +97,10 @@ sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Store
 
         public double flops(Tensorization tz, Candidates.Candidate c) {
             return LinearRewriter.plan(layer, tz, false, c.blocks(), c.ranks(), batch).flopsPerSample();
+        }
+
+        public Matrix matrix(Onnx.TensorProto tensor) {
+            return new Matrix(rows(), cols(), dev.blockterm.onnx.Graphs.weightMatrix(layer, tensor));
         }
 
         public Compressor.Timed timed() {
@@ -147,6 +154,10 @@ sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Store
             return Double.POSITIVE_INFINITY;
         }
 
+        public Matrix matrix(Onnx.TensorProto tensor) {
+            return ConvRewriter.lowRankMatrix(layer, dev.blockterm.onnx.Weights.values(tensor));
+        }
+
         public Compressor.Timed timed() {
             return new Compressor.Timed(null, layer);
         }
@@ -196,6 +207,10 @@ sealed interface LayerJob permits LayerJob.Linear, LayerJob.Conv, LayerJob.Store
 
         public double flops(Tensorization tz, Candidates.Candidate c) {
             return 0;
+        }
+
+        public Matrix matrix(Onnx.TensorProto tensor) {
+            return new Matrix(rows(), cols(), dev.blockterm.onnx.Weights.values(tensor));
         }
 
         public Compressor.Timed timed() {

@@ -23,39 +23,95 @@ import java.util.List;
  */
 public final class LowRank {
 
-    private final Matrix weight;
-    private final Whitening whitening; // null: the Frobenius norm; else L^T from C + delta I
-    private final boolean outputSide; // J <= I: eigenvectors on the output side
-    private final Subspace.EigenPairs eigen;
+    /** Which Gram matrix was decomposed: {@code M^T M} on the output side ({@code J <= I}), else {@code M M^T}. */
+    public enum Side { OUTPUT, INPUT }
+
+    /**
+     * The leading bases the factors are read from, up to rank {@link #kept()}, each truncation a
+     * prefix of the next: on the output side {@code P = V} ({@code A = W P_r}, {@code B = P_r^T});
+     * on the input side {@code P = U} ({@code A = P_r}, {@code B = P_r^T W}), or whitened
+     * {@code P = L^-T U} and {@code Q = L U} ({@code A = P_r}, {@code B = Q_r^T W}). Held here, or
+     * read back from where a fit elsewhere staged them.
+     */
+    public interface Bases {
+        /** The first {@code r} columns of P ({@code n x r}, row-major). */
+        Matrix p(int r);
+
+        /** The first {@code r} columns of Q, or null where B is read from P. */
+        Matrix q(int r);
+
+        int kept();
+    }
+
+    /** Bases held in memory (all {@code kept} columns). */
+    public record HeldBases(Matrix p, Matrix q) implements Bases {
+        public Matrix p(int r) {
+            return p.columns(0, r);
+        }
+
+        public Matrix q(int r) {
+            return q == null ? null : q.columns(0, r);
+        }
+
+        public int kept() {
+            return p.cols();
+        }
+    }
+
+    private final java.util.function.Supplier<Matrix> weight; // read again when factors are asked for
+    private final int rows;
+    private final int cols;
+    private final Side side;
+    private final Bases bases;
     private final double total;
     private final double[] tails; // tails[r] = sum_{k >= r} lambda_k
 
-    private LowRank(Matrix weight, Whitening whitening, Matrix damped) {
+    private LowRank(java.util.function.Supplier<Matrix> weight, int rows, int cols, Side side, double[] tails,
+                    Bases bases) {
         this.weight = weight;
-        this.whitening = whitening;
+        this.rows = rows;
+        this.cols = cols;
+        this.side = side;
+        this.tails = tails;
+        this.total = tails[0];
+        this.bases = bases;
+    }
+
+    /** The curve from its eigendecomposition, keeping the bases up to rank {@code keep}. */
+    private static LowRank decomposed(Matrix weight, Whitening whitening, Matrix damped, int keep) {
         int rows = weight.rows();
         int cols = weight.cols();
-        this.outputSide = cols <= rows;
+        Side side = cols <= rows ? Side.OUTPUT : Side.INPUT;
         Matrix gram;
-        if (outputSide) {
+        if (side == Side.OUTPUT) {
             Matrix metric = damped == null ? weight : damped.times(weight); // C W, I x J
             gram = weight.transposeTimes(metric); // W^T C W, J x J
         } else {
             Matrix m = whitening == null ? weight : whitening.apply(weight); // L^T W, I x J
             gram = m.times(m.transpose()); // I x I
         }
-        this.eigen = Subspace.symmetricEigen(gram);
+        Subspace.EigenPairs eigen = Subspace.symmetricEigen(gram);
+        gram = null;
         double[] values = eigen.values();
-        this.tails = new double[values.length + 1];
+        double[] tails = new double[values.length + 1];
         for (int k = values.length - 1; k >= 0; k--) {
             tails[k] = tails[k + 1] + Math.max(values[k], 0);
         }
-        this.total = tails[0];
+        int kept = Math.max(0, Math.min(keep, values.length));
+        Matrix top = eigen.leading(kept);
+        Bases bases = whitening == null ? new HeldBases(top, null)
+                : new HeldBases(whitening.unapply(top), whitening.applyTransposed(top));
+        return new LowRank(() -> weight, rows, cols, side, tails, bases);
     }
 
     /** The curve of {@code W} ({@code rows x cols}, row-major) in the Frobenius norm. */
     public static LowRank of(Matrix weight) {
-        return new LowRank(weight, null, null);
+        return of(weight, Math.min(weight.rows(), weight.cols()));
+    }
+
+    /** As {@link #of(Matrix)}, factors offered up to rank {@code keep} only. */
+    public static LowRank of(Matrix weight, int keep) {
+        return decomposed(weight, null, null, keep);
     }
 
     /**
@@ -63,13 +119,31 @@ public final class LowRank {
      * ({@code I x I}), damped by {@code damping} times its mean diagonal.
      */
     public static LowRank whitened(Matrix weight, Matrix xtx, double damping) {
+        return whitened(weight, xtx, damping, Math.min(weight.rows(), weight.cols()));
+    }
+
+    /** As {@link #whitened(Matrix, Matrix, double)}, factors offered up to rank {@code keep} only. */
+    public static LowRank whitened(Matrix weight, Matrix xtx, double damping, int keep) {
         if (xtx.rows() != weight.rows() || xtx.cols() != weight.rows()) {
             throw new IllegalArgumentException("calibration Gram matrix: expected " + weight.rows() + "x" + weight.rows()
                     + " for a " + weight.rows() + "x" + weight.cols() + " weight, found " + xtx.rows() + "x" + xtx.cols());
         }
         Matrix damped = Whitening.damped(xtx, damping);
         boolean outputSide = weight.cols() <= weight.rows();
-        return new LowRank(weight, outputSide ? null : Whitening.ofGram(xtx, damping), outputSide ? damped : null);
+        return decomposed(weight, outputSide ? null : Whitening.ofGram(xtx, damping), outputSide ? damped : null, keep);
+    }
+
+    /**
+     * A curve decomposed elsewhere (a staged fit): its tails ({@code tails[r]}, the squared error at
+     * rank r, {@code min(I, J) + 1} of them), its bases, and the weight, read again when the factors are.
+     */
+    public static LowRank restored(int rows, int cols, Side side, double[] tails, Bases bases,
+                                   java.util.function.Supplier<Matrix> weight) {
+        if (tails.length != Math.min(rows, cols) + 1) {
+            throw new IllegalArgumentException("tails: expected " + (Math.min(rows, cols) + 1) + " for " + rows + "x"
+                    + cols + ", found " + tails.length);
+        }
+        return new LowRank(weight, rows, cols, side, tails.clone(), bases);
     }
 
     /**
@@ -95,6 +169,24 @@ public final class LowRank {
         return total <= 0 ? 0 : Math.sqrt(Math.max(e, 0) / total);
     }
 
+    public Side side() {
+        return side;
+    }
+
+    public Bases bases() {
+        return bases;
+    }
+
+    /** {@code tails[r]}, the least squared error at rank r, for every r from 0 to {@link #maxRank()}. */
+    public double[] tails() {
+        return tails.clone();
+    }
+
+    /** The largest rank whose factors are offered. */
+    public int kept() {
+        return bases.kept();
+    }
+
     /** The largest rank, {@code min(I, J)}. */
     public int maxRank() {
         return tails.length - 1;
@@ -117,17 +209,15 @@ public final class LowRank {
 
     /** The factors {@code A} ({@code I x r}) and {@code B} ({@code r x J}) of the best rank-{@code r} approximation. */
     public Matrix[] factors(int r) {
-        if (r < 1 || r > maxRank()) {
-            throw new IllegalArgumentException("rank: expected 1.." + maxRank() + ", found " + r);
+        if (r < 1 || r > kept()) {
+            throw new IllegalArgumentException("rank: expected 1.." + kept() + ", found " + r);
         }
-        Matrix top = eigen.leading(r);
-        if (outputSide) {
-            return balanced(weight.times(top), top.transpose()); // W V_r, V_r^T
+        Matrix p = bases.p(r);
+        if (side == Side.OUTPUT) {
+            return balanced(weight.get().times(p), p.transpose()); // W V_r, V_r^T
         }
-        if (whitening == null) {
-            return balanced(top, top.transposeTimes(weight)); // U_r, U_r^T W
-        }
-        return balanced(whitening.unapply(top), top.transposeTimes(whitening.apply(weight)));
+        Matrix q = bases.q(r);
+        return balanced(p, (q == null ? p : q).transposeTimes(weight.get())); // U_r, U_r^T W (whitened: L U_r)
     }
 
     /**
@@ -165,7 +255,7 @@ public final class LowRank {
     /** The best rank-{@code r} approximation as a two-core tensor train over {@code I x J}. */
     public TensorTrain tensorTrain(int r) {
         Matrix[] f = factors(r);
-        return new TensorTrain(List.of(new Tensor(new int[] {1, weight.rows(), r}, f[0].data()),
-                new Tensor(new int[] {r, weight.cols(), 1}, f[1].data())));
+        return new TensorTrain(List.of(new Tensor(new int[] {1, rows, r}, f[0].data()),
+                new Tensor(new int[] {r, cols, 1}, f[1].data())));
     }
 }

@@ -125,6 +125,11 @@ public final class Whitening {
         return upper.times(m);
     }
 
+    /** {@code L M} for {@code M} of shape {@code I x J}. */
+    public Matrix applyTransposed(Matrix m) {
+        return upper.transposeTimes(m);
+    }
+
     /** {@code L^-T M}: solves {@code L^T Y = M} by back substitution. */
     public Matrix unapply(Matrix m) {
         int n = upper.rows();

@@ -14,7 +14,7 @@ package dev.blockterm.onnx;
  * @param skipReason  why the layer cannot be compressed, or null
  */
 public record ConvLayer(int nodeIndex, String name, String weightName, int outChannels, int inChannels, int[] kernel,
-                        int[] strides, String skipReason) {
+                        int[] strides, String skipReason) implements java.io.Serializable {
 
     public ConvLayer {
         kernel = kernel.clone();

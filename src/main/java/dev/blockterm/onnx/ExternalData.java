@@ -53,45 +53,65 @@ final class ExternalData {
             if (t.getDataLocation() != Onnx.TensorProto.DataLocation.EXTERNAL) {
                 continue;
             }
-            Map<String, String> entries = new HashMap<>();
-            for (Onnx.StringStringEntryProto e : t.getExternalDataList()) {
-                entries.put(e.getKey(), e.getValue());
-            }
-            String what = "initializer '" + t.getName() + "'";
-            String location = entries.get("location");
-            if (location == null || location.isEmpty()) {
-                throw new ModelException(what + ": external data without a location");
-            }
-            Path file = inside(dir, location, what);
-            long offset = number(entries, "offset", 0, what);
-            // without a length the tensor's own size is read (its shape and type say how many bytes)
-            long expected = ModelCheck.byteSize(t, what);
-            if (expected < 0) {
-                throw new ModelException(what + ": string tensors cannot be stored as external data");
-            }
-            long length = number(entries, "length", expected, what);
-            if (length != expected) {
-                throw new ModelException(what + ": external data length " + length + " bytes, its shape "
-                        + t.getDimsList() + " and type need " + expected);
-            }
-            if (length > Integer.MAX_VALUE) {
-                throw new ModelException(what + ": " + length + " bytes in one tensor; tensors over 2 GB are not supported");
-            }
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-                if (offset > channel.size() || length > channel.size() - offset) {
-                    throw new ModelException(what + ": external data " + location + " holds " + channel.size()
-                            + " bytes, the tensor needs bytes " + offset + " to " + (offset + length));
-                }
-                // the mapping outlives the channel; the input is never written while it is mapped
-                ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, offset, length);
-                g.setInitializer(i, t.toBuilder().clearExternalData().setDataLocation(Onnx.TensorProto.DataLocation.DEFAULT)
-                        .setRawData(UnsafeByteOperations.unsafeWrap(mapped)).build());
-            } catch (IOException e) {
-                throw new ModelException(what + ": cannot read external data " + file + " ("
-                        + e.getMessage() + ")", e);
-            }
+            WeightSource.Mapped ref = reference(t, dir);
+            g.setInitializer(i, t.toBuilder().clearExternalData().setDataLocation(Onnx.TensorProto.DataLocation.DEFAULT)
+                    .setRawData(ref.read().getRawData()).build());
         }
         return model.toBuilder().setGraph(g).build();
+    }
+
+    /**
+     * The external initializers of a model as read from its file (before {@link #load}): each one's
+     * bytes by reference, checked as {@link #load} checks them.
+     */
+    static Map<String, WeightSource.Mapped> sources(Onnx.ModelProto model, Path dir) {
+        Map<String, WeightSource.Mapped> out = new HashMap<>();
+        for (Onnx.TensorProto t : model.getGraph().getInitializerList()) {
+            if (t.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
+                out.put(t.getName(), reference(t, dir));
+            }
+        }
+        return out;
+    }
+
+    /** Where an external initializer's bytes are: its entries read and checked against its file. */
+    private static WeightSource.Mapped reference(Onnx.TensorProto t, Path dir) {
+        Map<String, String> entries = new HashMap<>();
+        for (Onnx.StringStringEntryProto e : t.getExternalDataList()) {
+            entries.put(e.getKey(), e.getValue());
+        }
+        String what = "initializer '" + t.getName() + "'";
+        String location = entries.get("location");
+        if (location == null || location.isEmpty()) {
+            throw new ModelException(what + ": external data without a location");
+        }
+        Path file = inside(dir, location, what);
+        long offset = number(entries, "offset", 0, what);
+        // without a length the tensor's own size is read (its shape and type say how many bytes)
+        long expected = ModelCheck.byteSize(t, what);
+        if (expected < 0) {
+            throw new ModelException(what + ": string tensors cannot be stored as external data");
+        }
+        long length = number(entries, "length", expected, what);
+        if (length != expected) {
+            throw new ModelException(what + ": external data length " + length + " bytes, its shape "
+                    + t.getDimsList() + " and type need " + expected);
+        }
+        if (length > Integer.MAX_VALUE) {
+            throw new ModelException(what + ": " + length + " bytes in one tensor; tensors over 2 GB are not supported");
+        }
+        long size;
+        try {
+            size = Files.size(file);
+        } catch (IOException e) {
+            throw new ModelException(what + ": cannot read external data " + file + " (" + e.getMessage() + ")", e);
+        }
+        if (offset > size || length > size - offset) {
+            throw new ModelException(what + ": external data " + location + " holds " + size
+                    + " bytes, the tensor needs bytes " + offset + " to " + (offset + length));
+        }
+        return new WeightSource.Mapped(t.getName(), t.getDataType(),
+                t.getDimsList().stream().mapToLong(Long::longValue).toArray(), file.toString(), offset, length);
     }
 
     /**

@@ -15,7 +15,7 @@ package dev.blockterm.onnx;
  * @param skipReason  why the layer cannot be compressed, or null
  */
 public record LinearLayer(int nodeIndex, String name, String op, String weightName, int inputSize, int outputSize,
-                          boolean transposed, String skipReason) {
+                          boolean transposed, String skipReason) implements java.io.Serializable {
 
     public long parameters() {
         return (long) inputSize * outputSize;

@@ -69,6 +69,22 @@ public final class ModelFiles {
         return loaded;
     }
 
+    /**
+     * The model's external weights by reference (file, offset, length), for fits in other processes;
+     * weights stored in the model file itself are not listed. Reads only the model file.
+     */
+    public static java.util.Map<String, WeightSource.Mapped> externalWeights(Path path) {
+        Onnx.ModelProto model;
+        try (InputStream in = Files.newInputStream(path)) {
+            CodedInputStream coded = CodedInputStream.newInstance(in);
+            coded.setSizeLimit(SIZE_LIMIT);
+            model = Onnx.ModelProto.parseFrom(coded);
+        } catch (IOException e) {
+            throw new ModelException(path + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        return ExternalData.sources(model, path.toAbsolutePath().normalize().getParent());
+    }
+
     /** The external data files that the model file at {@code path} names (none when it names none or cannot be parsed). */
     public static java.util.List<Path> dataFiles(Path path) {
         return ExternalData.files(path);

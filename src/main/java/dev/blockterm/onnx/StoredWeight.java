@@ -17,7 +17,7 @@ package dev.blockterm.onnx;
  * @param inputWeight whether it is that node's input weight {@code W} (multiplying the input X)
  */
 public record StoredWeight(String name, String use, String label, long[] dims, int rows, int cols, String skipReason, int node,
-                           boolean inputWeight) {
+                           boolean inputWeight) implements java.io.Serializable {
 
     public StoredWeight {
         dims = dims.clone();

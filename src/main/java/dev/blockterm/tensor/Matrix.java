@@ -7,7 +7,7 @@ import java.util.Random;
  * A dense row-major matrix of doubles, {@code rows x cols}. Immutable by convention: operations
  * return new matrices.
  */
-public record Matrix(int rows, int cols, double[] data) {
+public record Matrix(int rows, int cols, double[] data) implements java.io.Serializable {
 
     public Matrix {
         if (rows < 0 || cols < 0 || data.length != (long) rows * cols) {

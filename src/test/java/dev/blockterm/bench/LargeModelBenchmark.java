@@ -41,7 +41,9 @@ public final class LargeModelBenchmark {
         long started = System.nanoTime();
         if (llama) {
             int blocks = Integer.parseInt(System.getenv().getOrDefault("BLOCKS", "32"));
-            writeLlama(blocks, model);
+            if (System.getenv("REUSE") == null || !Files.exists(model)) { // REUSE: the model generated before
+                writeLlama(blocks, model);
+            }
             System.out.printf(Locale.ROOT, "generated %s: %d Llama-7B-shaped blocks (%d weights), float16, %.2f GB in "
                     + "%s (%.0f s)%n", model, blocks, 7 * blocks, Files.size(dir.resolve("llama.onnx.data")) / 1e9,
                     "llama.onnx.data", (System.nanoTime() - started) / 1e9);
@@ -53,20 +55,25 @@ public final class LargeModelBenchmark {
         }
 
         Path out = dir.resolve(llama ? "llama.bt.onnx" : "chain.bt.onnx");
-        List<String> command = new ArrayList<>(List.of("./blockterm", "compress", model.toString(), "-o", out.toString(),
-                "-q"));
+        String launcher = System.getenv().getOrDefault("BLOCKTERM", "./blockterm");
+        List<String> command = new ArrayList<>(List.of(launcher, "compress", model.toString(), "-o", out.toString()));
         String extra = System.getenv().getOrDefault("COMPRESS_OPTIONS", "").strip();
         if (!extra.isEmpty()) {
             command.addAll(List.of(extra.split("\\s+")));
         }
         System.out.println(String.join(" ", command));
         started = System.nanoTime();
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        Path log = dir.resolve("compress.log");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().remove("BLOCKTERM_EXEC_JAVA"); // the tool itself, not this benchmark's class
         Process p = builder.start();
-        String output = new String(p.getInputStream().readAllBytes());
+        Memory memory = new Memory(p.pid()); // the launcher execs java: the same process
+        Thread sampler = new Thread(memory);
+        sampler.setDaemon(true);
+        sampler.start();
         int code = p.waitFor();
         double wall = (System.nanoTime() - started) / 1e9;
+        String output = Files.readString(log);
         String[] lines = output.strip().split("\n");
         for (int i = Math.max(0, lines.length - 4); i < lines.length; i++) {
             System.out.println(lines[i]);
@@ -74,6 +81,7 @@ public final class LargeModelBenchmark {
         if (code != 0) {
             throw new IllegalStateException("compress failed (exit " + code + "):\n" + output);
         }
+        System.out.println(memory.summary());
         Path data = dir.resolve(out.getFileName() + ".data");
         System.out.printf(Locale.ROOT, "wall %.1f s; output %s %.1f MB%s%n", wall, out, Files.size(out) / 1e6,
                 Files.exists(data) ? String.format(Locale.ROOT, " + %s %.1f MB", data.getFileName(), Files.size(data) / 1e6)
@@ -84,6 +92,54 @@ public final class LargeModelBenchmark {
             NpyArray a = y.values().iterator().next();
             System.out.printf(Locale.ROOT, "the compressed model runs in ONNX Runtime: output %s%n",
                     java.util.Arrays.toString(a.shape()));
+        }
+    }
+
+    /**
+     * The compressing process's memory, sampled from {@code /proc/PID/status} twice a second: the peak
+     * resident set, and the peaks of its two parts, anonymous (heap, native buffers) and file-backed
+     * (the mapped model and staging files, pages the kernel can drop).
+     */
+    private static final class Memory implements Runnable {
+        private final long pid;
+        private volatile long rss;
+        private volatile long anon;
+        private volatile long file;
+
+        Memory(long pid) {
+            this.pid = pid;
+        }
+
+        @Override
+        public void run() {
+            Path status = Path.of("/proc", Long.toString(pid), "status");
+            while (true) {
+                try {
+                    for (String line : Files.readAllLines(status)) {
+                        if (line.startsWith("VmRSS:")) {
+                            rss = Math.max(rss, kb(line));
+                        } else if (line.startsWith("RssAnon:")) {
+                            anon = Math.max(anon, kb(line));
+                        } else if (line.startsWith("RssFile:")) {
+                            file = Math.max(file, kb(line));
+                        }
+                    }
+                    Thread.sleep(500);
+                } catch (java.io.IOException | RuntimeException e) {
+                    return; // the process ended
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        private static long kb(String line) {
+            return Long.parseLong(line.replaceAll("[^0-9]", ""));
+        }
+
+        String summary() {
+            return String.format(Locale.ROOT, "peak resident %.2f GB (sampled every 0.5 s): anonymous at most %.2f GB, "
+                    + "file-backed (mapped model and staging) at most %.2f GB", rss / 1e6, anon / 1e6, file / 1e6);
         }
     }
 

@@ -1,0 +1,51 @@
+package dev.blockterm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code --spark} in the default build (no Spark on the class path): refused in one line, nothing written. */
+class SparkOptionTest {
+
+    @TempDir
+    Path dir;
+
+    private static boolean sparkOnClassPath() {
+        try {
+            Class.forName("org.apache.spark.SparkConf", false, SparkOptionTest.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    @Test
+    void withoutTheSparkBuildItSaysHowToGetIt() {
+        assumeFalse(sparkOnClassPath(), "Spark is on the class path (the spark profile): its own tests cover it");
+        Path out = dir.resolve("out.onnx");
+        CliRun run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--ratio", "2", "-q",
+                "--spark", "local[2]");
+        assertEquals(1, run.code(), run.err());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.err().contains("-Pspark"), run.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aPerLayerTargetIsRefused() {
+        Path out = dir.resolve("out.onnx");
+        CliRun run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--layer-ratio", "4", "-q",
+                "--spark", "local[2]");
+        assertNotEquals(0, run.code());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.err().contains("--spark"), run.err());
+        assertFalse(Files.exists(out));
+    }
+}
