@@ -59,11 +59,11 @@ final class CompressCommand implements Callable<Integer> {
     Path factors;
 
     @Option(names = "--spark", paramLabel = "MASTER", description = "fit the layers' curves as Apache Spark tasks "
-            + "(local[N], spark://HOST:7077, yarn, k8s://...; needs the Spark build: README, Spark); whole-model targets")
+            + "(local[N], spark://HOST:7077; needs the Spark build: README, Spark); whole-model targets")
     String spark;
 
     @Option(names = "--staging", paramLabel = "DIR", description = "where the fits stage their results (default: the "
-            + "system's temporary folder; with --spark on a cluster, a folder every executor and the driver share)")
+            + "output's folder; with --spark on a cluster, a folder every executor and the driver share)")
     Path staging;
 
     @Mixin
@@ -87,6 +87,19 @@ final class CompressCommand implements Callable<Integer> {
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
                 data, shapes, runner(options));
         Compressor.Result result = compressor.compress(input, model.toString());
+        try (result) { // its staging folder (the fits, the new factors) goes once the model and factors are written
+            write(result);
+        }
+        spec.commandLine().getOut().print(result.report().table());
+        String peak = peakResidentMemory();
+        if (peak != null) {
+            spec.commandLine().getOut().println("peak memory: " + peak + " resident (the whole process, JVM included)");
+        }
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+
+    private void write(Compressor.Result result) throws IOException {
         ModelFiles.write(result.model(), output, model, loadsInOnnxRuntime(result.model(), output));
         if (factors != null) {
             try {
@@ -105,18 +118,14 @@ final class CompressCommand implements Callable<Integer> {
                 TempFiles.delete(temp);
             }
         }
-        spec.commandLine().getOut().print(result.report().table());
-        String peak = peakResidentMemory();
-        if (peak != null) {
-            spec.commandLine().getOut().println("peak memory: " + peak + " resident (the whole process, JVM included)");
-        }
-        spec.commandLine().getOut().flush();
-        return 0;
     }
 
-    /** Where the layers' curves are fitted: here on {@code --threads} threads, or on Spark. */
+    /**
+     * Where the layers' curves are fitted, here or on Spark, staging under {@code --staging} or else
+     * beside the output (where there is room for a model; the system's temporary folder may be memory).
+     */
     private FitRunner runner(CompressionOptions options) {
-        Path root = staging == null ? Path.of(System.getProperty("java.io.tmpdir")) : staging;
+        Path root = staging != null ? staging.toAbsolutePath() : output.toAbsolutePath().getParent();
         if (spark == null) {
             return FitRunner.local(root);
         }

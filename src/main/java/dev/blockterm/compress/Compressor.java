@@ -54,10 +54,20 @@ public final class Compressor {
      *                  what replaced them, to time them alone
      */
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits,
-                         Supplier<List<FactoredLayer>> factoredLayers, List<Rewritten> rewritten) {
+                         Supplier<List<FactoredLayer>> factoredLayers, List<Rewritten> rewritten, Staging staging)
+            implements AutoCloseable {
         /** The compressed layers' factors and how they contract (for {@code --factors}; made when asked for). */
         public List<FactoredLayer> factored() {
             return factoredLayers.get();
+        }
+
+        /**
+         * Deletes the staging folder the fits and the new factors are read from: the model stays
+         * usable (its tensors are mapped), the fits and {@link #factored} do not. Else it goes at exit.
+         */
+        @Override
+        public void close() {
+            staging.close();
         }
     }
 
@@ -212,19 +222,22 @@ public final class Compressor {
     }
 
     public Result compress(Onnx.ModelProto input, String modelName) {
-        try (Staging staging = new Staging(runner.stagingRoot());
-             dev.blockterm.onnx.SpillFile spill = new dev.blockterm.onnx.SpillFile(staging.dir().resolve("factors.bin"))) {
-            return compress(input, modelName, staging.dir(), spill);
+        Staging staging = new Staging(runner.stagingRoot());
+        try (dev.blockterm.onnx.SpillFile spill = new dev.blockterm.onnx.SpillFile(staging.dir().resolve("factors.bin"))) {
+            return compress(input, modelName, staging, spill);
         } catch (java.io.IOException e) {
+            staging.close();
             throw new java.io.UncheckedIOException("cannot write the staging folder (" + e.getMessage() + ")", e);
+        } catch (RuntimeException | Error e) {
+            staging.close();
+            throw e;
         }
     }
 
     /** {@link #compress}, the new factors moved to {@code spill} as they are made (a large model's never all in memory). */
-    private Result compress(Onnx.ModelProto input, String modelName, java.nio.file.Path staging,
-                            dev.blockterm.onnx.SpillFile spill) {
+    private Result compress(Onnx.ModelProto input, String modelName, Staging staging, dev.blockterm.onnx.SpillFile spill) {
         long started = System.nanoTime();
-        Plan plan = decideAll(input, modelName, staging);
+        Plan plan = decideAll(input, modelName, staging.dir());
         Onnx.ModelProto model = plan.model();
         Map<String, Onnx.TensorProto> inits = plan.inits();
         Target target = plan.target();
@@ -296,7 +309,8 @@ public final class Compressor {
         CompressionReport report = new CompressionReport(modelName, Provenance.version(), recorded, reports,
                 parameters(model), parameters(out), ModelFiles.serializedBytes(input),
                 ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
-        return new Result(withMeta, report, fits, () -> factored.stream().map(Supplier::get).toList(), rewritten);
+        return new Result(withMeta, report, fits, () -> factored.stream().map(Supplier::get).toList(), rewritten,
+                staging);
     }
 
     /**

@@ -361,7 +361,8 @@ final class CurveCompression {
                     continue;
                 }
                 Matrix w = f.weight().get();
-                LowRank curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING);
+                LowRank curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING,
+                        Math.min(ranks[i], Math.min(w.rows(), w.cols()))); // only the chosen rank is asked for
                 Matrix[] ab = curve.factors(Math.min(ranks[i], curve.maxRank()));
                 double error = LowRank.compensatedError(w, ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
                 fitted.set(i, new Fitted(f.job(), f.weight(), curve, true, f.delta(), f.seconds(), f.speedCap(),

@@ -66,13 +66,27 @@ public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance
         return 2.0 * job.rows() * job.cols() * small + 9 * small * small * small;
     }
 
+    /**
+     * The heap a run takes at its peak, in bytes: the weight in double, its Gram matrix and the
+     * eigendecomposition's three copies, the kept bases twice, and with calibration the covariance's
+     * damped copy and factor and the weight in the metric. (LAPACK's own copy and workspace, about
+     * {@code 4 x 8 n^2} more, are off the heap.)
+     */
+    public long bytes() {
+        long n = Math.min(job.rows(), job.cols());
+        long i = job.rows();
+        long weight = (long) job.rows() * job.cols();
+        long b = 8 * (weight + 4 * n * n + 2 * n * keep);
+        return covariance == null ? b : b + 8 * (2 * i * i + weight);
+    }
+
     /** Decomposes the layer and stages its bases; returns its curve. */
     public CurveFit run() {
         long started = System.nanoTime();
         Matrix w = job.matrix(weight.read());
         Matrix gram = covariance == null ? null : covariance.read();
         LowRank curve = gram == null ? LowRank.of(w, keep) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING, keep);
-        double delta = gram == null ? 0 : Whitening.damped(gram, Whitening.DEFAULT_DAMPING).get(0, 0) - gram.get(0, 0);
+        double delta = gram == null ? 0 : Whitening.delta(gram, Whitening.DEFAULT_DAMPING);
         Path file = Path.of(staging).resolve(String.format(Locale.ROOT, "curve-%05d.bases", index));
         StagedBases.write(file, curve.bases());
         return new CurveFit(index, curve.side(), curve.tails(), gram != null, delta, file.toString(),

@@ -25,21 +25,24 @@ public interface FitRunner {
     }
 
     /**
-     * Fits here, as many at once as the machine has cores, each with its BLAS on one thread, as a
-     * Spark task with one cpu (the default) runs it: the thread count changes the last bits of a
-     * sum, so with one thread a fit gives the same bytes here, there, and on any number of cores.
-     * Staging under {@code root}.
+     * Fits here, as many at once as the machine has cores and the heap holds ({@link CurveTask#bytes}
+     * of the largest), each with its BLAS on one thread, as a Spark task with one cpu (the default)
+     * runs it: the thread count changes the last bits of a sum, so with one thread a fit gives the
+     * same bytes here and on Spark, whatever the number of cores. Staging under {@code root}. The
+     * BLAS thread count is the process's: one process's curve fits run one compression at a time.
      */
     static FitRunner local(Path root) {
         return new FitRunner() {
             @Override
             public List<CurveFit> run(List<CurveTask> tasks, java.util.function.Consumer<String> progress) {
-                int before = dev.blockterm.tensor.BlasThreads.get();
-                dev.blockterm.tensor.BlasThreads.set(1);
-                try {
-                    return fit(tasks, progress);
-                } finally {
-                    dev.blockterm.tensor.BlasThreads.set(before);
+                synchronized (FitRunner.class) {
+                    int before = dev.blockterm.tensor.BlasThreads.get();
+                    dev.blockterm.tensor.BlasThreads.set(1);
+                    try {
+                        return fit(tasks, progress);
+                    } finally {
+                        dev.blockterm.tensor.BlasThreads.set(before);
+                    }
                 }
             }
 
@@ -52,8 +55,11 @@ public interface FitRunner {
                         return t.run();
                     });
                 }
+                long largest = tasks.stream().mapToLong(CurveTask::bytes).max().orElse(1);
+                long fitting = Math.max(1, Runtime.getRuntime().maxMemory() * 3 / 4 / Math.max(1, largest));
                 int cores = Runtime.getRuntime().availableProcessors();
-                return inTaskOrder(tasks, Parallel.run(calls, Math.max(1, Math.min(cores, tasks.size()))));
+                return inTaskOrder(tasks, Parallel.run(calls, (int) Math.max(1, Math.min(Math.min(cores, fitting),
+                        tasks.size()))));
             }
 
             @Override

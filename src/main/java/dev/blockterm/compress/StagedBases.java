@@ -26,14 +26,12 @@ final class StagedBases implements LowRank.Bases {
     private static final int HEADER = 8 + 3 * 4;
 
     private final Path file;
-    private final FileChannel channel; // open for the curve's life: readable after the staging folder is deleted
     private final int n;
     private final int kept;
     private final boolean hasQ;
 
-    private StagedBases(Path file, FileChannel channel, int n, int kept, boolean hasQ) {
+    private StagedBases(Path file, int n, int kept, boolean hasQ) {
         this.file = file;
-        this.channel = channel;
         this.n = n;
         this.kept = kept;
         this.hasQ = hasQ;
@@ -43,10 +41,13 @@ final class StagedBases implements LowRank.Bases {
     static void write(Path file, LowRank.Bases bases) {
         Matrix p = bases.p(bases.kept());
         Matrix q = bases.q(bases.kept());
-        Path temp = file.resolveSibling(file.getFileName() + "." + ProcessHandle.current().pid() + "."
-                + Thread.currentThread().getId() + ".tmp");
-        try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        Path temp;
+        try {
+            temp = Files.createTempFile(file.toAbsolutePath().getParent(), file.getFileName() + ".", ".tmp");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the staged bases " + file + " (" + e.getMessage() + ")", e);
+        }
+        try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer header = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
             header.putLong(MAGIC).putInt(p.rows()).putInt(p.cols()).putInt(q == null ? 0 : 1).flip();
             writeFully(out, header);
@@ -58,17 +59,19 @@ final class StagedBases implements LowRank.Bases {
             throw new UncheckedIOException("cannot write the staged bases " + file + " (" + e.getMessage() + ")", e);
         }
         try {
-            Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING); // some network file systems
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot move the staged bases into place " + file, e);
         }
     }
 
-    /** The bases staged in {@code file} (the file stays open until this object is collected). */
+    /** The bases staged in {@code file} (read again at each truncation asked for). */
     static StagedBases open(Path file) {
-        FileChannel in = null;
-        try {
-            in = FileChannel.open(file, StandardOpenOption.READ);
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer header = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
             while (header.hasRemaining() && in.read(header) >= 0) {
                 // fill
@@ -81,22 +84,12 @@ final class StagedBases implements LowRank.Bases {
             int kept = header.getInt();
             boolean hasQ = header.getInt() != 0;
             long expected = HEADER + (hasQ ? 2L : 1L) * n * kept * 8;
-            if (in.size() != expected) {
+            if (n < 0 || kept < 0 || in.size() != expected) {
                 throw new IllegalStateException(file + ": staged bases of " + in.size() + " bytes, expected " + expected);
             }
-            return new StagedBases(file, in, n, kept, hasQ);
-        } catch (IOException | RuntimeException e) {
-            if (in != null) {
-                try {
-                    in.close();
-                } catch (IOException ignored) {
-                    // the first failure is the one to report
-                }
-            }
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot read the staged bases " + file + " (" + e.getMessage() + ")", io);
-            }
-            throw (RuntimeException) e;
+            return new StagedBases(file, n, kept, hasQ);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the staged bases " + file + " (" + e.getMessage() + ")", e);
         }
     }
 
@@ -121,8 +114,7 @@ final class StagedBases implements LowRank.Bases {
             throw new IllegalArgumentException("rank: expected 0.." + kept + ", found " + r);
         }
         double[] data = new double[n * r];
-        FileChannel in = channel;
-        try {
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer column = ByteBuffer.allocate(n * 8).order(ByteOrder.LITTLE_ENDIAN);
             for (int k = 0; k < r; k++) {
                 column.clear();

@@ -5,39 +5,60 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
- * One compression's staging folder: the curve fits' bases ({@link StagedBases}) and the spilled
- * factor tensors ({@link dev.blockterm.onnx.SpillFile}), made under the runner's staging root and
- * deleted when the compression ends (tensors still mapped from it stay readable: the mappings
- * keep their pages).
+ * One compression's staging folder: the curve fits' bases ({@link StagedBases}), covariances and
+ * weights shipped to other processes, and the spilled factor tensors
+ * ({@link dev.blockterm.onnx.SpillFile}), made under the runner's staging root. It lives as long as
+ * the compression's result ({@link Compressor.Result#close}), and is deleted at exit where a result
+ * was never closed.
  */
-final class Staging implements AutoCloseable {
+public final class Staging implements AutoCloseable {
+
+    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.forEach(Staging::delete)));
+    }
 
     private final Path dir;
 
     Staging(Path root) {
         try {
             Files.createDirectories(root);
-            this.dir = Files.createTempDirectory(root, "blockterm-staging-");
+            this.dir = Files.createTempDirectory(root.toAbsolutePath(), "blockterm-staging-");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot make a staging folder under " + root + " (" + e.getMessage() + ")", e);
         }
+        OPEN.add(dir);
     }
 
     Path dir() {
         return dir;
     }
 
+    /** Deletes the folder and what is in it (tensors still mapped from it stay readable). */
     @Override
     public void close() {
+        if (OPEN.remove(dir)) {
+            delete(dir);
+        }
+    }
+
+    private static void delete(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // the others still go; a file left behind is litter, not an error of the compression
+                }
             }
-        } catch (IOException e) {
-            // a staging folder left behind is litter, not an error of the compression
+        } catch (IOException | UncheckedIOException e) {
+            // the folder is gone or unreadable: nothing more to do
         }
     }
 }

@@ -91,7 +91,6 @@ public final class LowRank {
             gram = m.times(m.transpose()); // I x I
         }
         Subspace.EigenPairs eigen = Subspace.symmetricEigen(gram);
-        gram = null;
         double[] values = eigen.values();
         double[] tails = new double[values.length + 1];
         for (int k = values.length - 1; k >= 0; k--) {
@@ -155,8 +154,13 @@ public final class LowRank {
      * exactly). {@code gPrime = X'^T X'}, {@code cross = X'^T X}.
      */
     public static LowRank compensated(Matrix weight, Matrix gPrime, Matrix cross, double damping) {
+        return compensated(weight, gPrime, cross, damping, Math.min(weight.rows(), weight.cols()));
+    }
+
+    /** As {@link #compensated(Matrix, Matrix, Matrix, double)}, factors offered up to rank {@code keep} only. */
+    public static LowRank compensated(Matrix weight, Matrix gPrime, Matrix cross, double damping, int keep) {
         Matrix target = MetricLeastSquares.pseudoSolve(Whitening.damped(gPrime, damping), cross.times(weight));
-        return whitened(target, gPrime, damping);
+        return whitened(target, gPrime, damping, keep);
     }
 
     /**

@@ -51,15 +51,21 @@ public final class Whitening {
     public static Matrix damped(Matrix xtx, double damping) {
         int n = xtx.rows();
         double[] gram = xtx.data().clone();
-        double trace = 0;
-        for (int i = 0; i < n; i++) {
-            trace += gram[i * n + i];
-        }
-        double delta = Math.max(damping * trace / n, 1e-12);
+        double delta = delta(xtx, damping);
         for (int i = 0; i < n; i++) {
             gram[i * n + i] += delta;
         }
         return new Matrix(n, n, gram);
+    }
+
+    /** The damping {@link #damped} adds to the diagonal: {@code damping * mean(diag)}, at least 1e-12. */
+    public static double delta(Matrix xtx, double damping) {
+        int n = xtx.rows();
+        double trace = 0;
+        for (int i = 0; i < n; i++) {
+            trace += xtx.data()[i * n + i];
+        }
+        return Math.max(damping * trace / n, 1e-12);
     }
 
     /** {@code ||X M||_F = sqrt(tr(M^T C M))} from the Gram matrix {@code C = X^T X} ({@code I x I}, {@code M: I x J}). */

@@ -21,7 +21,11 @@ import onnx.Onnx;
  * connected 4096 x 4096 layers with ReLUs; its weights are random (time and memory do not depend
  * on their values), so the fit errors say nothing. The number of layers is 34 (2.28 GB of weights)
  * unless the environment variable {@code LAYERS} says otherwise; {@code COMPRESS_OPTIONS} adds
- * options to {@code compress}.
+ * options to {@code compress}; {@code NAME} names the generated model ({@code target/large/NAME.onnx}),
+ * {@code OUT} the compressed one ({@code NAME.bt}), {@code REUSE} keeps a model generated before,
+ * {@code BLOCKTERM} is the launcher to run (a copy, so that a build here cannot change the jar a long
+ * run uses). The compressing process's memory is sampled as it runs: peak resident, anonymous and
+ * file-backed. Its progress goes to {@code target/large/OUT.onnx.log}.
  *
  * <p>{@code SHAPE=llama} instead generates a Llama-7B-shaped model in float16: {@code BLOCKS} (32)
  * blocks of four 4096 x 4096 weights (q, k, v, o) and three 4096 x 11008 / 11008 x 4096 ones (gate,
@@ -37,7 +41,9 @@ public final class LargeModelBenchmark {
         Path dir = Path.of("target", "large");
         Files.createDirectories(dir);
         boolean llama = "llama".equals(System.getenv("SHAPE"));
-        Path model = dir.resolve(llama ? "llama.onnx" : "chain.onnx");
+        // NAME: the generated model's file name (llama, chain); OUT: the compressed model's (NAME.bt)
+        String name = System.getenv().getOrDefault("NAME", llama ? "llama" : "chain");
+        Path model = dir.resolve(name + ".onnx");
         long started = System.nanoTime();
         if (llama) {
             int blocks = Integer.parseInt(System.getenv().getOrDefault("BLOCKS", "32"));
@@ -45,16 +51,16 @@ public final class LargeModelBenchmark {
                 writeLlama(blocks, model);
             }
             System.out.printf(Locale.ROOT, "generated %s: %d Llama-7B-shaped blocks (%d weights), float16, %.2f GB in "
-                    + "%s (%.0f s)%n", model, blocks, 7 * blocks, Files.size(dir.resolve("llama.onnx.data")) / 1e9,
-                    "llama.onnx.data", (System.nanoTime() - started) / 1e9);
+                    + "%s (%.0f s)%n", model, blocks, 7 * blocks, Files.size(dir.resolve(name + ".onnx.data")) / 1e9,
+                    name + ".onnx.data", (System.nanoTime() - started) / 1e9);
         } else {
             write(layers, model);
-            long dataBytes = Files.size(dir.resolve("chain.onnx.data"));
+            long dataBytes = Files.size(dir.resolve(name + ".onnx.data"));
             System.out.printf(Locale.ROOT, "generated %s: %d layers %dx%d, %.2f GB of weights in %s (%.0f s)%n", model,
-                    layers, WIDTH, WIDTH, dataBytes / 1e9, "chain.onnx.data", (System.nanoTime() - started) / 1e9);
+                    layers, WIDTH, WIDTH, dataBytes / 1e9, name + ".onnx.data", (System.nanoTime() - started) / 1e9);
         }
 
-        Path out = dir.resolve(llama ? "llama.bt.onnx" : "chain.bt.onnx");
+        Path out = dir.resolve(System.getenv().getOrDefault("OUT", name + ".bt") + ".onnx");
         String launcher = System.getenv().getOrDefault("BLOCKTERM", "./blockterm");
         List<String> command = new ArrayList<>(List.of(launcher, "compress", model.toString(), "-o", out.toString()));
         String extra = System.getenv().getOrDefault("COMPRESS_OPTIONS", "").strip();
@@ -63,7 +69,7 @@ public final class LargeModelBenchmark {
         }
         System.out.println(String.join(" ", command));
         started = System.nanoTime();
-        Path log = dir.resolve("compress.log");
+        Path log = dir.resolve(out.getFileName() + ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().remove("BLOCKTERM_EXEC_JAVA"); // the tool itself, not this benchmark's class
         Process p = builder.start();

@@ -134,10 +134,28 @@ class SparkRunnerTest {
     @Test
     void aBadMasterFailsInOneLineAndWritesNothing() {
         Path out = dir.resolve("bad.onnx");
-        CliRun run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--ratio", "2", "-q",
-                "--spark", "nonsense://nowhere");
+        java.io.PrintStream stderr = System.err;
+        ByteArrayOutputStream spark = new ByteArrayOutputStream(); // Spark's own logging goes here, not to the command's
+        CliRun run;
+        try {
+            System.setErr(new java.io.PrintStream(spark, true));
+            run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--ratio", "2", "-q",
+                    "--spark", "nonsense://nowhere");
+        } finally {
+            System.setErr(stderr);
+        }
         assertNotEquals(0, run.code());
         assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.err().contains("nonsense://nowhere"), run.err());
+        assertEquals("", spark.toString().strip(), "Spark logged to stderr");
         assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void oneExecutorThreadGivesTheSameBytesToo() throws Exception {
+        Path model = external("digits_mlp");
+        byte[] local = compress(model, "one-local", "--ratio", "3");
+        byte[] onSpark = compress(model, "one-spark", "--ratio", "3", "--spark", "local[1]");
+        assertArrayEquals(local, onSpark);
     }
 }
