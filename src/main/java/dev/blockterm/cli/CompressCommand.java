@@ -80,6 +80,9 @@ final class CompressCommand implements Callable<Integer> {
                     + "--calibration-images)");
         }
         requireWritable(model, List.of(), output, report, factors);
+        if (staging != null && Files.exists(staging) && !Files.isDirectory(staging)) {
+            throw new IllegalArgumentException("--staging: " + staging + " is not a folder");
+        }
         Onnx.ModelProto input = ModelFiles.read(model);
         InputShapes shapes = inputs.shapes(input);
         Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);

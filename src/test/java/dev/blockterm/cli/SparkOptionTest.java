@@ -11,7 +11,10 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code --spark} in the default build (no Spark on the class path): refused in one line, nothing written. */
+/**
+ * {@code --spark} in the default build (no Spark on the class path) and a {@code --staging} that is
+ * not a folder: refused in one line, nothing written.
+ */
 class SparkOptionTest {
 
     @TempDir
@@ -46,6 +49,18 @@ class SparkOptionTest {
         assertNotEquals(0, run.code());
         assertEquals(1, run.err().strip().lines().count(), run.err());
         assertTrue(run.err().contains("--spark"), run.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aStagingPathThatIsAFileIsRefused() throws Exception {
+        Path out = dir.resolve("out.onnx");
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        CliRun run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--ratio", "2", "-q",
+                "--staging", file.toString());
+        assertEquals(1, run.code(), run.err());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.err().contains("--staging"), run.err());
         assertFalse(Files.exists(out));
     }
 }
