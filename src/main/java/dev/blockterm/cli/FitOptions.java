@@ -49,7 +49,9 @@ final class FitOptions {
     @Option(names = "--seed", description = "seed of every random choice (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--threads", description = "layers fitted in parallel (default: ${DEFAULT-VALUE})")
+    @Option(names = "--threads", description = "per-layer ALS fits (and the whole-model targets' block-term and "
+            + "convolution forms) run in parallel (default: ${DEFAULT-VALUE}); the whole-model targets' low-rank curves "
+            + "use every core, one BLAS thread each")
     int threads = 1;
 
     @Option(names = "--batch", description = "rows per call at which contraction orders are costed and layers timed (default: ${DEFAULT-VALUE})")
