@@ -80,8 +80,16 @@ public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance
         return covariance == null ? b : b + 8 * (2 * i * i + weight);
     }
 
-    /** Decomposes the layer and stages its bases; returns its curve. */
+    /** Decomposes the layer and stages its bases; returns its curve. Its native product buffers are freed after. */
     public CurveFit run() {
+        try {
+            return fit();
+        } finally {
+            dev.blockterm.tensor.Gemm.release();
+        }
+    }
+
+    private CurveFit fit() {
         long started = System.nanoTime();
         Matrix w = job.matrix(weight.read());
         Matrix gram = covariance == null ? null : covariance.read();

@@ -41,6 +41,20 @@ public final class Gemm {
     }
 
     /**
+     * Frees the calling thread's native buffers now (a thread that ends keeps them until the garbage
+     * collector finds its pool): for a job that is done with its products, such as one layer's fit.
+     */
+    public static void release() {
+        Pool pool = SLOTS.get();
+        for (Buffer b : pool.buffers) {
+            b.array.close();
+        }
+        pool.buffers.clear();
+        pool.bytes = 0;
+        SLOTS.remove();
+    }
+
+    /**
      * {@code C[m x n] = op(A)[m x k] * op(B)[k x n]}, all row-major, C overwritten.
      * {@code op(A) = A^T} when {@code transA}: A is then stored {@code k x m}.
      */
