@@ -31,7 +31,7 @@ public final class Staging implements AutoCloseable {
             Files.createDirectories(root);
             this.dir = Files.createTempDirectory(root.toAbsolutePath(), "blockterm-staging-");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot make a staging folder under " + root + " (" + e.getMessage() + ")", e);
+            throw new UncheckedIOException("cannot write a staging folder under " + root + " (" + e.getMessage() + ")", e);
         }
         OPEN.add(dir);
     }
