@@ -90,6 +90,7 @@ public final class LowRank {
             Matrix m = whitening == null ? weight : whitening.apply(weight); // L^T W, I x J
             gram = m.times(m.transpose()); // I x I
         }
+        dev.blockterm.tensor.Gemm.release(); // the weight's native copies go before LAPACK makes its own
         Subspace.EigenPairs eigen = Subspace.symmetricEigen(gram);
         double[] values = eigen.values();
         double[] tails = new double[values.length + 1];

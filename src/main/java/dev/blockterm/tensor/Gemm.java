@@ -188,7 +188,8 @@ public final class Gemm {
 
         Buffer holding(double[] data, int offset, long length) {
             for (Buffer b : buffers) {
-                if (b.source.get() == data && b.offset == offset && b.length == length && b.call != call) {
+                // also within one call: both operands of X^T X are read from the one copy
+                if (b.source.get() == data && b.offset == offset && b.length == length) {
                     return use(b);
                 }
             }
