@@ -25,9 +25,11 @@ public final class Staging implements AutoCloseable {
     }
 
     private final Path dir;
+    private final Path madeRoot; // the root, where this made it (removed again when empty), else null
 
     Staging(Path root) {
         try {
+            madeRoot = Files.isDirectory(root) ? null : root.toAbsolutePath();
             Files.createDirectories(root);
             this.dir = Files.createTempDirectory(root.toAbsolutePath(), "blockterm-staging-");
         } catch (IOException e) {
@@ -45,6 +47,13 @@ public final class Staging implements AutoCloseable {
     public void close() {
         if (OPEN.remove(dir)) {
             delete(dir);
+            if (madeRoot != null) {
+                try {
+                    Files.deleteIfExists(madeRoot); // nothing left behind that was not there (a root in use stays)
+                } catch (IOException e) {
+                    // not empty: another run's folder is in it
+                }
+            }
         }
     }
 

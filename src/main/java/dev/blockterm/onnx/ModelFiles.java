@@ -46,21 +46,7 @@ public final class ModelFiles {
         if (!Files.isRegularFile(path)) {
             throw new ModelException(path + ": is not a regular file (a FIFO, device or socket), not an ONNX model");
         }
-        Onnx.ModelProto model;
-        try (InputStream in = Files.newInputStream(path)) {
-            CodedInputStream coded = CodedInputStream.newInstance(in);
-            coded.setSizeLimit(SIZE_LIMIT);
-            model = Onnx.ModelProto.parseFrom(coded);
-        } catch (InvalidProtocolBufferException e) {
-            throw new ModelException(path + ": not a valid ONNX model (" + e.getMessage() + ")", e);
-        } catch (IllegalStateException | IllegalArgumentException | IndexOutOfBoundsException e) {
-            // protobuf's own checks on a length it read from the file (refillBuffer, negative sizes)
-            throw new ModelException(path + ": not a valid ONNX model (a damaged length field in the protobuf)", e);
-        } catch (AccessDeniedException e) {
-            throw new ModelException(path + ": permission denied", e);
-        } catch (IOException e) {
-            throw new ModelException(path + ": cannot read (" + e.getMessage() + ")", e);
-        }
+        Onnx.ModelProto model = parse(path);
         if (!model.hasGraph() || model.getGraph().getNodeCount() == 0 || model.getIrVersion() == 0) {
             throw new ModelException(path + ": not an ONNX model (no graph or no IR version)");
         }
@@ -74,15 +60,25 @@ public final class ModelFiles {
      * weights stored in the model file itself are not listed. Reads only the model file.
      */
     public static java.util.Map<String, WeightSource.Mapped> externalWeights(Path path) {
-        Onnx.ModelProto model;
+        return ExternalData.sources(parse(path), path.toAbsolutePath().normalize().getParent());
+    }
+
+    /** The model file's protobuf as stored (external data not read), or a one-line error. */
+    private static Onnx.ModelProto parse(Path path) {
         try (InputStream in = Files.newInputStream(path)) {
             CodedInputStream coded = CodedInputStream.newInstance(in);
             coded.setSizeLimit(SIZE_LIMIT);
-            model = Onnx.ModelProto.parseFrom(coded);
+            return Onnx.ModelProto.parseFrom(coded);
+        } catch (InvalidProtocolBufferException e) {
+            throw new ModelException(path + ": not a valid ONNX model (" + e.getMessage() + ")", e);
+        } catch (IllegalStateException | IllegalArgumentException | IndexOutOfBoundsException e) {
+            // protobuf's own checks on a length it read from the file (refillBuffer, negative sizes)
+            throw new ModelException(path + ": not a valid ONNX model (a damaged length field in the protobuf)", e);
+        } catch (AccessDeniedException e) {
+            throw new ModelException(path + ": permission denied", e);
         } catch (IOException e) {
             throw new ModelException(path + ": cannot read (" + e.getMessage() + ")", e);
         }
-        return ExternalData.sources(model, path.toAbsolutePath().normalize().getParent());
     }
 
     /** The external data files that the model file at {@code path} names (none when it names none or cannot be parsed). */

@@ -63,4 +63,15 @@ class SparkOptionTest {
         assertTrue(run.err().contains("--staging"), run.err());
         assertFalse(Files.exists(out));
     }
+
+    @Test
+    void aStagingFolderItMadeIsGoneAfterwards() {
+        Path out = dir.resolve("out.onnx");
+        Path staging = dir.resolve("new/staging");
+        CliRun run = CliRun.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "--ratio", "2", "-q",
+                "--no-latency-check", "--staging", staging.toString());
+        assertEquals(0, run.code(), run.err());
+        assertTrue(Files.exists(out));
+        assertFalse(Files.exists(staging), "the staging folder it made is left behind");
+    }
 }
