@@ -21,7 +21,7 @@ public final class Weights {
     }
 
     /** Bytes per element of a fitted type. */
-    static int width(int dataType) {
+    public static int width(int dataType) {
         return switch (dataType) {
             case 1 -> 4; // FLOAT
             case 11 -> 8; // DOUBLE
