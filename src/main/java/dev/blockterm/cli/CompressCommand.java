@@ -75,6 +75,15 @@ final class CompressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         CompressionOptions options = fit.build();
+        if (factors != null) {
+            // the handoff carries float factors: a factor stored at int8 or int4 would come back float
+            if (fit.bits != null && options.bits().size() > 1) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--factors: the handoff writes "
+                        + "float factors (they are fine-tuned in float), so it takes --bits 32 only, found --bits "
+                        + fit.bits);
+            }
+            options = options.toBuilder().bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).build();
+        }
         if (options.sequential() && !inputs.given(calibration)) {
             throw new IllegalArgumentException("--sequential: needs --calibration (or --calibration-text, "
                     + "--calibration-images)");

@@ -102,6 +102,17 @@ final class FitOptions {
             description = "at most P parameters in the model, spread over the layers where it costs the least error")
     Long budget;
 
+    @Option(names = "--size", paramLabel = "BYTES",
+            description = "at most this many bytes in the written file (a count, or with a unit: 20MB, 1.5GiB), "
+                    + "spread over the layers' forms, ranks and bits where it costs the least error")
+    String size;
+
+    @Option(names = "--bits", paramLabel = "B[,B...]",
+            description = "the precisions a weight or its factors may be stored at, for the targets decided on "
+                    + "curves: 32 (the weight's own float type), 16, 8 (int8, per-channel scales), 4 (int4, groups of "
+                    + "64); 32 must be among them; --bits 32 keeps every weight float (default: 32,16,8,4)")
+    String bits;
+
     @Option(names = "--sequential",
             description = "with --calibration: each layer's inputs from the model compressed up to that layer")
     boolean sequential;
@@ -134,9 +145,16 @@ final class FitOptions {
             }
             asked.add(new Target.Budget(budget));
         }
+        if (size != null) {
+            try {
+                asked.add(new Target.Size(Target.Size.parse(size)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--" + e.getMessage());
+            }
+        }
         if (asked.size() > 1) {
-            throw new IllegalArgumentException("--ratio, --layer-ratio, --budget, --max-error and --max-output-error: "
-                    + "choose one");
+            throw new IllegalArgumentException("--ratio, --layer-ratio, --budget, --size, --max-error and "
+                    + "--max-output-error: choose one");
         }
         if (!asked.isEmpty()) {
             // the curves are the input-whole layout with one output mode: --layout input-whole says the same
@@ -159,6 +177,8 @@ final class FitOptions {
             return "--ratio";
         } else if (t instanceof Target.Budget) {
             return "--budget";
+        } else if (t instanceof Target.Size) {
+            return "--size";
         } else if (t instanceof Target.MaxError) {
             return "--max-error";
         }
@@ -190,7 +210,32 @@ final class FitOptions {
                 .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
                 .target(target).weights(weights == null ? null : Pattern.compile(weights))
                 .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
-                .convForms(convForms()).build();
+                .convForms(convForms()).bits(bits()).build();
+    }
+
+    private java.util.Set<dev.blockterm.quantize.Precision> bits() {
+        if (bits == null) {
+            return java.util.EnumSet.allOf(dev.blockterm.quantize.Precision.class);
+        }
+        java.util.Set<dev.blockterm.quantize.Precision> set;
+        try {
+            set = dev.blockterm.quantize.Precision.parse(bits);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--" + e.getMessage());
+        }
+        if (!set.contains(dev.blockterm.quantize.Precision.FLOAT)) {
+            throw new IllegalArgumentException("--bits: expected a list that holds 32 (the weights' own float type), "
+                    + "found " + bits);
+        }
+        if (set.size() > 1 && !target().usesCurves()) {
+            throw new IllegalArgumentException("--bits: applies to the targets decided on curves (the default, --ratio, "
+                    + "--size, --max-error, --max-output-error), not to per-layer ranks or ratios");
+        }
+        if (set.size() > 1 && budget != null) {
+            throw new IllegalArgumentException("--bits: --budget counts parameters, so it keeps every weight float; "
+                    + "give --size for a byte target");
+        }
+        return set;
     }
 
     private java.util.Set<ConvForm> convForms() {

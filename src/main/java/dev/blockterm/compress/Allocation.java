@@ -6,10 +6,12 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * One global allocation over every layer's error-versus-parameters curve: starting from the dense
- * model, the step of least added error per parameter saved, over all layers, is taken first.
+ * One global allocation over every layer's error-versus-size curve: starting from the dense
+ * model, the step of least added error per unit of size saved, over all layers, is taken first.
+ * The size is one unit for all curves: bytes (the file a user pays for, where points differ in
+ * precision as well as in form and rank) or parameters.
  *
- * <p>Each curve is reduced to its lower convex hull (from the dense point toward fewer parameters);
+ * <p>Each curve is reduced to its lower convex hull (from the dense point toward smaller sizes);
  * along a hull the cost per parameter saved rises, so merging all hulls' segments in order of cost
  * gives one path of models, from dense ({@code step 0}) to every layer at its smallest point
  * ({@link #steps()}). A parameter target takes the shortest prefix that meets it; a quality target
@@ -18,12 +20,15 @@ import java.util.List;
  */
 final class Allocation {
 
-    /** A layer's curve: its dense size and, for each offered rank, the parameters and the squared error. */
-    record Curve(String name, long dense, int[] ranks, long[] parameters, double[] errors) {
+    /**
+     * A layer's curve: its dense size and, for each offered point (its id in {@code ranks}: a rank, or
+     * the id of another form or precision), its size and its squared error.
+     */
+    record Curve(String name, long dense, int[] ranks, long[] sizes, double[] errors) {
         Curve {
-            if (ranks.length != parameters.length || ranks.length != errors.length) {
+            if (ranks.length != sizes.length || ranks.length != errors.length) {
                 throw new IllegalArgumentException("curve " + name + ": " + ranks.length + " ranks, "
-                        + parameters.length + " parameter counts, " + errors.length + " errors");
+                        + sizes.length + " sizes, " + errors.length + " errors");
             }
         }
     }
@@ -43,17 +48,17 @@ final class Allocation {
                 .thenComparingInt(Segment::order));
     }
 
-    /** The lower convex hull from the dense point (error 0) toward fewer parameters, as segments. */
+    /** The lower convex hull from the dense point (error 0) toward smaller sizes, as segments. */
     private void addHull(int c, Curve curve) {
         Integer[] byParams = new Integer[curve.ranks().length];
         for (int i = 0; i < byParams.length; i++) {
             byParams[i] = i;
         }
-        Arrays.sort(byParams, Comparator.comparingLong((Integer i) -> -curve.parameters()[i]));
+        Arrays.sort(byParams, Comparator.comparingLong((Integer i) -> -curve.sizes()[i]));
         List<Integer> hull = new ArrayList<>(); // indices into the curve; -1 = dense
         hull.add(-1);
         for (int i : byParams) {
-            if (curve.parameters()[i] >= curve.dense()) {
+            if (curve.sizes()[i] >= curve.dense()) {
                 continue;
             }
             while (hull.size() >= 2) {
@@ -78,7 +83,7 @@ final class Allocation {
     }
 
     private static long params(Curve curve, int i) {
-        return i < 0 ? curve.dense() : curve.parameters()[i];
+        return i < 0 ? curve.dense() : curve.sizes()[i];
     }
 
     private static double error(Curve curve, int i) {
@@ -109,8 +114,8 @@ final class Allocation {
         return ranks;
     }
 
-    /** The parameters of all curves together after {@code step} steps. */
-    long parametersAt(int step) {
+    /** The size of all curves together after {@code step} steps. */
+    long sizeAt(int step) {
         long total = 0;
         for (Curve c : curves) {
             total += c.dense();
@@ -127,10 +132,10 @@ final class Allocation {
      * the most error per parameter (a hull step can jump past points that fit: a full-rank matrix's
      * hull goes from dense straight to a low rank).
      */
-    int[] ranksFor(long parameters) {
-        int step = stepsFor(parameters);
+    int[] ranksFor(long size) {
+        int step = stepsFor(size);
         int[] ranks = ranksAt(step);
-        long left = parameters - parametersAt(step);
+        long left = size - sizeAt(step);
         while (left > 0) {
             int bestCurve = -1;
             int bestIndex = -1;
@@ -142,7 +147,7 @@ final class Allocation {
                     continue; // dense
                 }
                 for (int i = 0; i < curve.ranks().length; i++) {
-                    long extra = curve.parameters()[i] - curve.parameters()[at];
+                    long extra = curve.sizes()[i] - curve.sizes()[at];
                     double gain = curve.errors()[at] - curve.errors()[i];
                     if (extra > 0 && extra <= left && gain > 0 && gain / extra > bestGain) {
                         bestGain = gain / extra;
@@ -155,7 +160,7 @@ final class Allocation {
                 break;
             }
             Curve curve = curves.get(bestCurve);
-            left -= curve.parameters()[bestIndex] - curve.parameters()[indexOf(curve, ranks[bestCurve])];
+            left -= curve.sizes()[bestIndex] - curve.sizes()[indexOf(curve, ranks[bestCurve])];
             ranks[bestCurve] = curve.ranks()[bestIndex];
         }
         return ranks;
@@ -170,21 +175,21 @@ final class Allocation {
         return -1;
     }
 
-    /** The parameters of all curves together at these ranks (0: dense). */
-    long parametersOf(int[] ranks) {
+    /** The size of all curves together at these ranks (0: dense). */
+    long sizeOf(int[] ranks) {
         long total = 0;
         for (int c = 0; c < curves.size(); c++) {
             int at = indexOf(curves.get(c), ranks[c]);
-            total += at < 0 ? curves.get(c).dense() : curves.get(c).parameters()[at];
+            total += at < 0 ? curves.get(c).dense() : curves.get(c).sizes()[at];
         }
         return total;
     }
 
-    /** The fewest steps after which the curves hold at most {@code parameters}, or {@link #steps()} if none does. */
-    int stepsFor(long parameters) {
-        long total = parametersAt(0);
+    /** The fewest steps after which the curves hold at most {@code size}, or {@link #steps()} if none does. */
+    int stepsFor(long size) {
+        long total = sizeAt(0);
         for (int s = 0; s < segments.size(); s++) {
-            if (total <= parameters) {
+            if (total <= size) {
                 return s;
             }
             total -= segments.get(s).saved();

@@ -35,13 +35,16 @@ import java.util.regex.Pattern;
  * @param minSpeedup    offer only factored forms at least this many times faster than dense in ONNX
  *                      Runtime (0: speed is no constraint)
  * @param convForms     the forms a convolution may take where the targets decide on curves
+ * @param bits          the precisions a weight or its factors may be stored at where the targets decide on curves
+ *                      (the float type of the weight always among them)
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
                                  long expectedBatch, Initialization init, boolean force,
                                  List<LayerShape> shapes, Format format, Target target,
                                  Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup,
-                                 java.util.Set<ConvForm> convForms) {
+                                 java.util.Set<ConvForm> convForms,
+                                 java.util.Set<dev.blockterm.quantize.Precision> bits) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -93,6 +96,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         ranks = ranks.clone();
         shapes = List.copyOf(shapes);
         convForms = java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(convForms));
+        if (bits == null || !bits.contains(dev.blockterm.quantize.Precision.FLOAT)) {
+            throw new IllegalArgumentException("bits: expected a list that holds 32 (the weights' own float type), found "
+                    + (bits == null ? "none" : dev.blockterm.quantize.Precision.text(bits)));
+        }
+        bits = java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(bits));
     }
 
     public static CompressionOptions defaults() {
@@ -129,6 +137,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.latencyCheck = latencyCheck;
         b.minSpeedup = minSpeedup;
         b.convForms = convForms;
+        b.bits = bits;
         return b;
     }
 
@@ -199,6 +208,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private boolean latencyCheck = true;
         private double minSpeedup;
         private java.util.Set<ConvForm> convForms = java.util.EnumSet.allOf(ConvForm.class);
+        private java.util.Set<dev.blockterm.quantize.Precision> bits =
+                java.util.EnumSet.allOf(dev.blockterm.quantize.Precision.class);
 
         private Builder() {
         }
@@ -289,6 +300,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
+        public Builder bits(java.util.Set<dev.blockterm.quantize.Precision> v) {
+            bits = v;
+            return this;
+        }
+
         public Builder convForms(java.util.Set<ConvForm> v) {
             convForms = v;
             return this;
@@ -312,7 +328,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
                     seed, threads, expectedBatch, init, force, shapes, format, target, weights, sequential,
-                    latencyCheck, minSpeedup, convForms);
+                    latencyCheck, minSpeedup, convForms, bits);
         }
     }
 
@@ -341,6 +357,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return " --ratio " + r.ratio();
         } else if (target instanceof Target.Budget b) {
             return " --budget " + b.parameters();
+        } else if (target instanceof Target.Size z) {
+            return " --size " + z.bytes();
         } else if (target instanceof Target.MaxOutputError e && !e.chosenByDefault()) {
             return " --max-output-error " + e.error();
         }
@@ -372,6 +390,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (convForms.size() < ConvForm.values().length) {
             sb.append(" --conv-form ").append(String.join(",", convForms.stream().map(ConvForm::label).toList()));
+        }
+        if (bits.size() < dev.blockterm.quantize.Precision.values().length) {
+            sb.append(" --bits ").append(dev.blockterm.quantize.Precision.text(bits));
         }
         if (weights != null) {
             sb.append(" --weights ").append(weights.pattern());

@@ -148,7 +148,7 @@ public final class Compressor {
      * @param probe      the inputs the written model is measured on, or null where it cannot be run
      */
     record Plan(Onnx.ModelProto model, List<LayerOutcome> outcomes, Target target, String searched, QualityProbe probe,
-                Map<String, Onnx.TensorProto> inits, List<String> inSubgraphs) {
+                Map<String, Onnx.TensorProto> inits, List<String> inSubgraphs, List<LayerOutcome> int8Alone) {
     }
 
     /** The layers' reports as {@link #compress} would give them (fitting included, no latency, no model written). */
@@ -188,6 +188,7 @@ public final class Compressor {
         Calibration fitting = calibration == null ? null : calibration.fitting();
         QualityProbe probe = probe(input, modelName, calibration);
         String searched = null;
+        List<LayerOutcome> int8Alone = null;
         List<LayerOutcome> outcomes;
         if (target.usesCurves()) {
 
@@ -213,12 +214,17 @@ public final class Compressor {
             // the decision is the model's, said once under the table, not on every row
             outcomes = curves.outcomes(decision.ranks(), target instanceof Target.MaxError ? decision.selection() : null);
             searched = decision.selection();
+            if (target.wholeModel() && curves.unit().equals("bytes")
+                    && options.bits().contains(dev.blockterm.quantize.Precision.INT8)) {
+                int8Alone = curves.replacements(curves.denseAt(dev.blockterm.quantize.Precision.INT8));
+            }
         } else {
             outcomes = new PerLayerFits(this, fitting).fit(model, layers, convs, stored, inits);
         }
         outcomes.sort(java.util.Comparator.comparingInt(o -> o.nodeIndex() < 0 ? Integer.MAX_VALUE + o.nodeIndex()
                 : o.nodeIndex()));
-        return new Plan(model, outcomes, target, searched, probe, inits, inSubgraphs);
+        outcomes = outcomes.stream().map(o -> o.withBytes(inits.get(o.weightName()))).toList();
+        return new Plan(model, outcomes, target, searched, probe, inits, inSubgraphs, int8Alone);
     }
 
     public Result compress(Onnx.ModelProto input, String modelName) {
@@ -299,16 +305,25 @@ public final class Compressor {
             progress.accept("running the original and the compressed model on " + probe.inputs());
             quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out), goal);
         }
+        CompressionReport.Reference reference = null;
+        if (probe != null && plan.int8Alone() != null) {
+            progress.accept("running the reference (every selected layer's weight at int8, nothing factored) on "
+                    + probe.inputs());
+            Onnx.ModelProto int8 = assemble(model, plan.int8Alone());
+            reference = new CompressionReport.Reference("int8 alone (every selected layer's weight at int8 with "
+                    + "per-channel scales, nothing factored)", ModelFiles.serializedBytes(int8),
+                    new ModelQuality(probe.inputs(), probe.generated(), probe.measure(int8), "int8 alone"));
+        }
         String recorded = options.describe() + inputShapes.describe().stream().map(d -> " --input-shape " + d)
                 .collect(java.util.stream.Collectors.joining());
         CompressionReport draft = new CompressionReport(modelName, Provenance.version(), recorded, reports,
-                parameters(model), parameters(out), ModelFiles.serializedBytes(input), 0, 0, quality);
+                parameters(model), weightsAfter(model, out, reports), ModelFiles.serializedBytes(input), 0, 0, quality);
         Onnx.ModelProto withMeta = Provenance.record(out, draft.withoutTimings());
         // the provenance is part of the file: measure the size with it (the file records no timings and no sizes,
         // so the same input, options and seed give the same bytes)
         CompressionReport report = new CompressionReport(modelName, Provenance.version(), recorded, reports,
-                parameters(model), parameters(out), ModelFiles.serializedBytes(input),
-                ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality);
+                parameters(model), weightsAfter(model, out, reports), ModelFiles.serializedBytes(input),
+                ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality, reference);
         return new Result(withMeta, report, fits, () -> factored.stream().map(Supplier::get).toList(), rewritten,
                 staging);
     }
@@ -369,11 +384,23 @@ public final class Compressor {
             }
             Allocation allocation = curves.allocation();
             if (target instanceof Target.Ratio r) {
-                long want = (long) Math.floor(selected / r.ratio());
+                long want = (long) Math.floor(curves.selectedBytes() / r.ratio());
                 return atSize(allocation, want, curves, String.format(Locale.ROOT, "%.4gx", r.ratio()));
             }
+            if (target instanceof Target.Size z) {
+                // the file: the selected weights' share is what the allocation spends; the rest of the file stays
+                long rest = ModelFiles.serializedBytes(model) - curves.selectedBytes()
+                        + SIZE_OVERHEAD_PER_LAYER * allocation.curves().size();
+                long smallest = allocation.sizeAt(allocation.steps());
+                if (z.bytes() < rest + smallest) {
+                    throw new IllegalArgumentException("size: " + Target.Size.text(z.bytes()) + " is not reachable: the "
+                            + "rest of the file holds " + Target.Size.text(rest) + ", and the selected layers at their "
+                            + "smallest " + Target.Size.text(smallest));
+                }
+                return atSize(allocation, z.bytes() - rest, curves, Target.Size.text(z.bytes()) + " in the file");
+            }
             if (target instanceof Target.Budget b) {
-                long smallest = allocation.parametersAt(allocation.steps());
+                long smallest = allocation.sizeAt(allocation.steps());
                 if (b.parameters() < outside + smallest) {
                     throw new IllegalArgumentException("budget: " + b.parameters() + " parameters is not reachable: the "
                             + "layers and weights that are not compressed hold " + outside + ", and the selected layers "
@@ -393,13 +420,20 @@ public final class Compressor {
         }
     }
 
+    /**
+     * Bytes a layer's replacement may add to the file beyond its tensors' data (node and tensor records,
+     * names, shapes): what a size target keeps aside per selected layer.
+     */
+    static final long SIZE_OVERHEAD_PER_LAYER = 1024;
+
     private static Decision atSize(Allocation allocation, long want, CurveCompression curves, String what) {
         int[] ranks = allocation.ranksFor(want);
-        long got = allocation.parametersOf(ranks);
-        String note = String.format(Locale.ROOT, "one allocation over %s by least added error per parameter saved; "
-                + "the selected layers come to %d parameters (%.2fx)%s", curves.describeCurves(), got,
-                (double) curves.selectedParameters() / Math.max(1, got), got > want ? " (" + what
-                        + " is not reachable: every layer is at its smallest factored form)" : "");
+        long got = allocation.sizeOf(ranks);
+        String unit = curves.unit();
+        String note = String.format(Locale.ROOT, "one allocation over %s by least added error per %s saved; "
+                + "the selected layers come to %d %s (%.2fx)%s", curves.describeCurves(), unit.substring(0,
+                unit.length() - 1), got, unit, (double) allocation.sizeAt(0) / Math.max(1, got), got > want ? " (" + what
+                        + " is not reachable: every layer is at its smallest form)" : "");
         return new Decision(ranks, note);
     }
 
@@ -420,6 +454,10 @@ public final class Compressor {
     private static FactoredLayer factoredLayer(Onnx.ModelProto model, LayerOutcome o, Onnx.TensorProto weight,
                                                LinearRewriter.Replacement replacement) {
         LayerReport r = o.report();
+        if (o.fit() == null) {
+            throw new IllegalStateException("layer " + r.name() + " is stored at " + r.precision() + ": the handoff "
+                    + "carries float factors (compress with the bits axis at 32 only)");
+        }
         long[] dims = weight.getDimsList().stream().mapToLong(Long::longValue).toArray();
         List<Onnx.TensorProto> tensors = new ArrayList<>(replacement.initializers().stream()
                 .filter(t -> FactoredLayer.isFactor(r.name(), t.getName())).toList());
@@ -471,6 +509,20 @@ public final class Compressor {
         /** The names its replacement keeps: the replaced node's outputs, or a rebuilt weight's own name. */
         Set<String> keptNames(Onnx.ModelProto model) {
             return nodeIndex >= 0 ? Set.copyOf(model.getGraph().getNode(nodeIndex).getOutputList()) : Set.of(weightName);
+        }
+
+        /**
+         * This outcome with its report's bytes counted where they are not yet (a float form: its weights at
+         * the weight's own width; a quantized form counts its own).
+         */
+        LayerOutcome withBytes(Onnx.TensorProto weight) {
+            if (report == null || report.bytesAfter() >= 0 || weight == null) {
+                return this;
+            }
+            long width = Weights.fitted(weight.getDataType()) ? Weights.width(weight.getDataType()) : 4;
+            long after = report.compressed() ? report.paramsAfter() * width : report.paramsBefore() * width;
+            return new LayerOutcome(nodeIndex, weightName, report.withBytes(report.paramsBefore() * width, after), fit,
+                    rewrite, timed);
         }
 
         static LayerOutcome dense(int nodeIndex, String weightName, LayerReport report) {
@@ -540,6 +592,24 @@ public final class Compressor {
 
     static String ranksText(int[] ranks) {
         return Decomposition.text(ranks);
+    }
+
+    /**
+     * The weights of the written model: its initializer elements where every weight is float; where some
+     * are stored at lower precision (whose packed values and scales are not weights one for one), the
+     * input's less what each compressed layer saved.
+     */
+    private static long weightsAfter(Onnx.ModelProto model, Onnx.ModelProto out, List<LayerReport> reports) {
+        if (reports.stream().noneMatch(r -> r.precision() != null)) {
+            return parameters(out);
+        }
+        long p = parameters(model);
+        for (LayerReport r : reports) {
+            if (r.compressed()) {
+                p -= r.paramsBefore() - r.paramsAfter();
+            }
+        }
+        return p;
     }
 
     /** All initializer elements of a model. */

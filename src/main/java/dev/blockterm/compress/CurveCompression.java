@@ -48,10 +48,11 @@ final class CurveCompression {
      * are offered; a convolution limited to other forms offers only those).
      */
     private record Fitted(LayerJob job, java.util.function.Supplier<Matrix> weight, LowRank curve, boolean whitened, double delta, double seconds,
-                          int speedCap, boolean lowRank, List<FormPoint> als, double compensatedError) {
+                          int speedCap, boolean lowRank, List<FormPoint> als, double compensatedError,
+                          List<QuantizedPoints.Point> bits, int dataType, int idBase) {
         /** The curve point id of the j-th other form's point (low-rank points are their rank). */
         int alsId(int j) {
-            return curve.maxRank() + 1 + j;
+            return idBase + j;
         }
 
         /** The largest rank whose factored form is smaller than the dense weight (and fast enough, where asked). */
@@ -65,7 +66,32 @@ final class CurveCompression {
 
         Fitted capped(int rank) {
             return new Fitted(job, weight, curve, whitened, delta, seconds, rank, lowRank, List.of(), // others are not timed
-                    compensatedError);
+                    compensatedError, bits.stream().filter(b -> b.rank() <= rank).toList(), dataType, idBase);
+        }
+
+        /** The curve point id of the j-th point on the bits axis (after the other forms' ids). */
+        int bitsId(int j) {
+            return idBase + als.size() + j;
+        }
+
+        /** The bits-axis point with this id, or null. */
+        QuantizedPoints.Point bitsPoint(int id) {
+            int j = id - idBase - als.size();
+            return j >= 0 && j < bits.size() ? bits.get(j) : null;
+        }
+
+        /** The low-rank rank of a point (a float one's id, a quantized one's rank); 0 for a dense or other form. */
+        int rankOf(int id) {
+            QuantizedPoints.Point b = bitsPoint(id);
+            if (b != null) {
+                return b.rank();
+            }
+            return id > 0 && id < idBase ? id : 0;
+        }
+
+        /** The bytes of the weight as the model stores it. */
+        long denseBytes() {
+            return job.parameters() * dev.blockterm.onnx.Weights.width(dataType);
         }
     }
 
@@ -75,6 +101,11 @@ final class CurveCompression {
     private List<Fitted> fitted;
     private double[] sensitivity; // measured: model output error per unit of the layer's own error; null: not measured
     private final List<Compressor.LayerOutcome> skippedOutcomes = new ArrayList<>();
+    /**
+     * Whether the allocation counts bytes (and offers the lower precisions) or parameters (a parameter
+     * budget: float points only).
+     */
+    private final boolean inBytes;
 
     CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
                      List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration,
@@ -82,6 +113,7 @@ final class CurveCompression {
         this.compressor = compressor;
         this.target = target;
         this.inits = inits;
+        this.inBytes = target.wholeModel() && !(target instanceof Target.Budget);
         CompressionOptions options = compressor.options();
         List<LayerJob> jobs = new ArrayList<>();
         for (LinearLayer l : layers) {
@@ -147,9 +179,17 @@ final class CurveCompression {
         } else if (options.minSpeedup() == 0 && gram == null) {
             others = blockTerms(job, weight, curve);
         }
+        List<dev.blockterm.quantize.Precision> lower = QuantizedPoints.lower(options.bits(), tensor.getDataType());
+        List<QuantizedPoints.Point> bits = List.of();
+        if (!lower.isEmpty() && inBytes) {
+            int offered = lowRank ? Math.min(CurveCompression.smallerThanDense(job.rows(), job.cols()), curve.kept()) : 0;
+            compressor.progress().accept("measuring " + job.name() + " at " + dev.blockterm.quantize.Precision.text(
+                    java.util.EnumSet.copyOf(lower)) + " bits, dense and factored");
+            bits = QuantizedPoints.of(weight.get(), tensor.getDataType(), curve, offered, gram, fit.delta(), lower);
+        }
         double seconds = fit.seconds() + (System.nanoTime() - started) / 1e9;
         return new Fitted(job, weight, curve, fit.whitened(), fit.delta(), seconds, Integer.MAX_VALUE, lowRank, others,
-                Double.NaN);
+                Double.NaN, bits, tensor.getDataType(), curve.maxRank() + 1);
     }
 
     /**
@@ -316,7 +356,7 @@ final class CurveCompression {
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < fitted.size(); i++) {
             Fitted f = fitted.get(i);
-            if (ranks[i] > 0 && als(f, ranks[i]) == null && f.whitened() && !(f.job() instanceof LayerJob.Stored)) {
+            if (f.rankOf(ranks[i]) > 0 && f.whitened() && !(f.job() instanceof LayerJob.Stored)) {
                 order.add(i);
             }
         }
@@ -361,41 +401,83 @@ final class CurveCompression {
                     continue;
                 }
                 Matrix w = f.weight().get();
+                int rank = f.rankOf(ranks[i]);
                 LowRank curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING,
-                        Math.min(ranks[i], Math.min(w.rows(), w.cols()))); // only the chosen rank is asked for
-                Matrix[] ab = curve.factors(Math.min(ranks[i], curve.maxRank()));
+                        Math.min(rank, Math.min(w.rows(), w.cols()))); // only the chosen rank is asked for
+                Matrix[] ab = curve.factors(Math.min(rank, curve.maxRank()));
                 double error = LowRank.compensatedError(w, ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
                 fitted.set(i, new Fitted(f.job(), f.weight(), curve, true, f.delta(), f.seconds(), f.speedCap(),
-                        f.lowRank(), f.als(), error));
+                        f.lowRank(), f.als(), error, f.bits(), f.dataType(), f.idBase()));
             }
         }
     }
 
-    /** The allocation over every selected layer's curve (squared relative errors in each layer's metric). */
+    /**
+     * The allocation over every selected layer's curve (squared relative errors in each layer's metric),
+     * sized in bytes (every float point at the weight's own width, the lower precisions beside them)
+     * or, for a parameter budget, in parameters.
+     */
     Allocation allocation() {
         List<Allocation.Curve> curves = new ArrayList<>();
         for (Fitted f : fitted) {
             int max = f.maxRank();
-            int n = max + f.als().size();
+            long width = inBytes ? dev.blockterm.onnx.Weights.width(f.dataType()) : 1;
+            int n = max + f.als().size() + f.bits().size();
             int[] ranks = new int[n];
-            long[] params = new long[n];
+            long[] sizes = new long[n];
             double[] errors = new double[n];
             for (int r = 1; r <= max; r++) {
                 ranks[r - 1] = r;
-                params[r - 1] = (long) r * (f.job().rows() + f.job().cols());
+                sizes[r - 1] = (long) r * (f.job().rows() + f.job().cols()) * width;
                 double e = f.curve().relativeError(r) * scale(f);
                 errors[r - 1] = e * e;
             }
             for (int j = 0; j < f.als().size(); j++) {
                 FormPoint p = f.als().get(j);
                 ranks[max + j] = f.alsId(j);
-                params[max + j] = p.parameters();
+                sizes[max + j] = p.parameters() * width;
                 double e = p.error() * scale(f);
                 errors[max + j] = e * e;
             }
-            curves.add(new Allocation.Curve(f.job().name(), f.job().parameters(), ranks, params, errors));
+            for (int j = 0; j < f.bits().size(); j++) {
+                QuantizedPoints.Point p = f.bits().get(j);
+                int at = max + f.als().size() + j;
+                ranks[at] = f.bitsId(j);
+                sizes[at] = p.bytes();
+                double e = p.error() * scale(f);
+                errors[at] = e * e;
+            }
+            curves.add(new Allocation.Curve(f.job().name(), f.job().parameters() * width, ranks, sizes, errors));
         }
         return new Allocation(curves);
+    }
+
+    /** What the allocation counts: "bytes" or "parameters". */
+    String unit() {
+        return inBytes ? "bytes" : "parameters";
+    }
+
+    /** Each layer's id of its dense weight stored at {@code p} (0 where it has none): the int8-alone reference. */
+    int[] denseAt(dev.blockterm.quantize.Precision p) {
+        int[] ids = new int[fitted.size()];
+        for (int i = 0; i < ids.length; i++) {
+            Fitted f = fitted.get(i);
+            for (int j = 0; j < f.bits().size(); j++) {
+                if (f.bits().get(j).rank() == 0 && f.bits().get(j).precision() == p) {
+                    ids[i] = f.bitsId(j);
+                }
+            }
+        }
+        return ids;
+    }
+
+    /** The bytes of the selected layers' weights as the model stores them. */
+    long selectedBytes() {
+        long b = 0;
+        for (Fitted f : fitted) {
+            b += f.denseBytes();
+        }
+        return b;
     }
 
     /** The layer's measured sensitivity, 1 where none was measured. */
@@ -464,12 +546,8 @@ final class CurveCompression {
             Matrix m;
             if (ranks[i] == 0) {
                 continue;
-            } else if (als(f, ranks[i]) != null) {
-                m = als(f, ranks[i]).approximation().get();
-            } else {
-                Matrix[] ab = f.curve().factors(ranks[i]);
-                m = ab[0].times(ab[1]);
             }
+            m = approximation(f, ranks[i]);
             boolean transposed = job instanceof LayerJob.Conv || (job instanceof LayerJob.Linear l && l.layer().transposed());
             Matrix stored = transposed ? m.transpose() : m;
             long[] dims = inits.get(job.weightName()).getDimsList().stream().mapToLong(Long::longValue).toArray();
@@ -519,17 +597,60 @@ final class CurveCompression {
             if (ranks[i] > 0) {
                 Fitted f = fitted.get(i);
                 LayerJob job = f.job();
-                FormPoint p = als(f, ranks[i]);
-                out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null, p != null
-                        ? p.rewrite() : job.rewrite(f.curve().factors(ranks[i])), null));
+                out.add(new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), null, null, rewrite(f, ranks[i]),
+                        null));
             }
         }
         return out;
     }
 
+    /** The dense weight (the job's {@code I x J} matrix) that point {@code id} computes, as the model computes it. */
+    private static Matrix approximation(Fitted f, int id) {
+        FormPoint p = als(f, id);
+        if (p != null) {
+            return p.approximation().get();
+        }
+        QuantizedPoints.Point b = f.bitsPoint(id);
+        if (b == null) {
+            Matrix[] ab = f.curve().factors(id);
+            return ab[0].times(ab[1]);
+        }
+        int rows = f.job().rows();
+        int cols = f.job().cols();
+        if (b.rank() == 0) {
+            Matrix w = QuantizedPoints.rounded(f.weight().get(), f.dataType());
+            return new Matrix(rows, cols, dev.blockterm.quantize.Quantizer.roundTrip(w.data(), rows, cols, b.precision()));
+        }
+        Matrix[] ab = f.curve().factors(b.rank());
+        Matrix a = QuantizedPoints.rounded(ab[0], f.dataType());
+        Matrix c = QuantizedPoints.rounded(ab[1], f.dataType());
+        return new Matrix(rows, b.rank(), dev.blockterm.quantize.Quantizer.roundTrip(a.data(), rows, b.rank(), b.precision()))
+                .times(new Matrix(b.rank(), cols, dev.blockterm.quantize.Quantizer.roundTrip(c.data(), b.rank(), cols,
+                        b.precision())));
+    }
+
+    /** How point {@code id} replaces the layer. */
+    private static Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Fitted f, int id) {
+        FormPoint p = als(f, id);
+        if (p != null) {
+            return p.rewrite();
+        }
+        QuantizedPoints.Point b = f.bitsPoint(id);
+        LayerJob job = f.job();
+        if (b == null) {
+            return job.rewrite(f.curve().factors(id));
+        }
+        if (b.rank() == 0) {
+            return job.denseRewrite(b.precision());
+        }
+        LowRank curve = f.curve();
+        return m -> dev.blockterm.rewrite.QuantizedWeights.store(job.rewrite(curve.factors(b.rank())).apply(m), job.name(),
+                b.precision(), dev.blockterm.onnx.Graphs.opset(m));
+    }
+
     /** The other form's point with this id, or null for a low-rank point. */
     private static FormPoint als(Fitted f, int id) {
-        int j = id - f.curve().maxRank() - 1;
+        int j = id - f.idBase();
         return j >= 0 && j < f.als().size() ? f.als().get(j) : null;
     }
 
@@ -537,6 +658,10 @@ final class CurveCompression {
         LayerJob job = f.job();
         boolean rebuilt = job instanceof LayerJob.Stored;
         FormPoint point = rank == 0 ? null : als(f, rank);
+        QuantizedPoints.Point bits = rank == 0 ? null : f.bitsPoint(rank);
+        if (bits != null) {
+            return quantizedOutcome(f, rank, bits, selection);
+        }
         if (point != null) {
             LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, point.layout(),
                     point.tensorization(), false, point.blocks(), point.ranksText(), job.parameters(), point.parameters(),
@@ -594,6 +719,40 @@ final class CurveCompression {
         return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report,
                 new Compressor.LayerFit(job.name(), tz, fit, outputError), m -> job.rewrite(curve.factors(rank)).apply(m),
                 job.timed());
+    }
+
+    /** A point of the bits axis: the dense weight or the low-rank factors stored at a lower precision. */
+    private Compressor.LayerOutcome quantizedOutcome(Fitted f, int id, QuantizedPoints.Point bits, String selection) {
+        LayerJob job = f.job();
+        Matrix w = f.weight().get();
+        Matrix approx = approximation(f, id);
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < w.data().length; i++) {
+            double d = w.data()[i] - approx.data()[i];
+            diff += d * d;
+            norm += w.data()[i] * w.data()[i];
+        }
+        double weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
+        double outputError = Double.NaN;
+        if (f.whitened()) {
+            // the point's error is in the damped metric: ||X D||^2 = e^2 total - delta ||D||^2
+            double total = f.curve().total();
+            double out = Math.max(0, bits.error() * bits.error() * total - f.delta() * diff);
+            double base = total - f.delta() * norm;
+            outputError = base <= 0 ? 0 : Math.sqrt(out / base);
+        }
+        int r = bits.rank();
+        String precision = bits.precision().label(dev.blockterm.onnx.Weights.width(f.dataType()));
+        String layout = r == 0 ? "dense" : f.whitened() ? "low-rank whitened" : "low-rank";
+        String tensorization = r == 0 ? job.shape() : job instanceof LayerJob.Conv c ? convForm(c.layer(), r)
+                : job.rows() + " x " + job.cols();
+        long params = r == 0 ? job.parameters() : (long) r * (job.rows() + job.cols());
+        LayerReport report = new LayerReport(job.name(), job.op(), job.shape(), true, null, layout, tensorization, false,
+                1, r == 0 ? "-" : Integer.toString(r), job.parameters(), params, weightError, outputError, 0, true,
+                f.seconds(), job.flops(0), job.flops(r), List.of(), selection, job instanceof LayerJob.Stored, null)
+                .withPrecision(precision).withBytes(f.denseBytes(), bits.bytes());
+        return new Compressor.LayerOutcome(job.nodeIndex(), job.weightName(), report, null, rewrite(f, id), job.timed());
     }
 
     private static String convForm(ConvLayer layer, int rank) {

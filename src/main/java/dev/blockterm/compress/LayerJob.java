@@ -7,6 +7,7 @@ import dev.blockterm.onnx.LinearLayer;
 import dev.blockterm.onnx.StoredWeight;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.rewrite.LinearRewriter;
+import dev.blockterm.rewrite.QuantizedWeights;
 import dev.blockterm.rewrite.WeightRebuilder;
 import dev.blockterm.tensor.Matrix;
 import dev.blockterm.tensor.Tensorization;
@@ -44,6 +45,9 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
 
     /** The rewrite for a block term on another tensorization of the matrix; null where the kind has none. */
     Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt);
+
+    /** The rewrite that keeps the layer dense with its weight stored at {@code p} (read back at load). */
+    Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p);
 
     /** FLOPs per sample of a block term on another tensorization (0 for a weight rebuilt at load). */
     double flops(Tensorization tz, Candidates.Candidate c);
@@ -93,6 +97,12 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
 
         public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
             return m -> LinearRewriter.rewrite(m, layer, tz, bt, batch);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+            QuantizedWeights.Layout layout = layer.transposed() ? QuantizedWeights.Layout.CHANNEL_FIRST
+                    : QuantizedWeights.Layout.CHANNEL_LAST;
+            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), layout, p);
         }
 
         public double flops(Tensorization tz, Candidates.Candidate c) {
@@ -150,6 +160,10 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return null;
         }
 
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p);
+        }
+
         public double flops(Tensorization tz, Candidates.Candidate c) {
             return Double.POSITIVE_INFINITY;
         }
@@ -205,6 +219,11 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return m -> WeightRebuilder.rewrite(m, weight, tz, bt, dataType);
         }
 
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+            return m -> QuantizedWeights.storedDense(dev.blockterm.onnx.Graphs.initializers(m.getGraph()).get(weight.name()),
+                    QuantizedWeights.Layout.CHANNEL_LAST, p, dev.blockterm.onnx.Graphs.opset(m));
+        }
+
         public double flops(Tensorization tz, Candidates.Candidate c) {
             return 0;
         }
@@ -219,6 +238,15 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
     }
 
     /** The plain-matrix tensorization (input whole, one output mode). */
+    /** Node {@code index} unchanged but for its weight {@code weight}, stored at {@code p} and read back first. */
+    private static LinearRewriter.Replacement denseNode(Onnx.ModelProto m, int index, String weight,
+                                                        QuantizedWeights.Layout layout, dev.blockterm.quantize.Precision p) {
+        Onnx.NodeProto node = m.getGraph().getNode(index);
+        int input = node.getInputList().lastIndexOf(weight);
+        return QuantizedWeights.dense(node, input, dev.blockterm.onnx.Graphs.initializers(m.getGraph()).get(weight), layout,
+                p, dev.blockterm.onnx.Graphs.opset(m));
+    }
+
     static Tensorization plain(int rows, int cols) {
         return Tensorization.inputWhole(rows, cols, 1);
     }

@@ -29,8 +29,8 @@ final class QualitySearch {
      */
     static Compressor.Decision search(Allocation allocation, CurveCompression curves, double target,
                                       ToDoubleFunction<int[]> errorOf, String inputs, Consumer<String> progress) {
-        long dense = allocation.parametersAt(0);
-        long smallest = allocation.parametersAt(allocation.steps());
+        long dense = allocation.sizeAt(0);
+        long smallest = allocation.sizeAt(allocation.steps());
         int probes = 0;
         long good = dense; // nothing compressed: error 0
         double goodError = 0;
@@ -57,10 +57,10 @@ final class QualitySearch {
             }
         }
         int[] ranks = good == dense ? new int[allocation.curves().size()] : allocation.ranksFor(good);
-        long params = allocation.parametersOf(ranks);
+        long params = allocation.sizeOf(ranks);
         String note = String.format(Locale.ROOT, "bisection over one allocation of %s: %d model runs on %s; the selected"
-                + " layers come to %d parameters (%.2fx) at output error %.4g (target %.4g)%s", curves.describeCurves(),
-                probes, inputs, params, (double) dense / Math.max(1, params), goodError, target,
+                + " layers come to %d %s (%.2fx) at output error %.4g (target %.4g)%s", curves.describeCurves(),
+                probes, inputs, params, curves.unit(), (double) dense / Math.max(1, params), goodError, target,
                 good == dense ? "; no compression met the target, so every layer stays dense" : "");
         return new Compressor.Decision(ranks, note);
     }
@@ -69,7 +69,7 @@ final class QualitySearch {
                                   Consumer<String> progress) {
         int[] ranks = allocation.ranksFor(parameters);
         double e = errorOf.applyAsDouble(ranks);
-        progress.accept(String.format(Locale.ROOT, "  %d parameters: output error %.4g", allocation.parametersOf(ranks), e));
+        progress.accept(String.format(Locale.ROOT, "  %d: output error %.4g", allocation.sizeOf(ranks), e));
         return e;
     }
 }

@@ -75,7 +75,7 @@ public sealed interface Target {
 
         @Override
         public String describe() {
-            return String.format(Locale.ROOT, "%.4gx fewer parameters in the selected layers together", ratio);
+            return String.format(Locale.ROOT, "%.4gx fewer bytes in the selected layers together", ratio);
         }
     }
 
@@ -99,6 +99,56 @@ public sealed interface Target {
      *
      * @param chosenByDefault no target was given: this is the safe default, and the report says so
      */
+    /** At most {@code bytes} in the whole written file. */
+    record Size(long bytes) implements Target {
+        public Size {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("size: expected a positive byte count, found " + bytes);
+            }
+        }
+
+        @Override
+        public String describe() {
+            return "at most " + text(bytes) + " in the file";
+        }
+
+        /**
+         * A size as the user writes it: a byte count, or a number with a unit (kB, MB, GB: powers of 1000;
+         * KiB, MiB, GiB: powers of 1024; B).
+         */
+        public static long parse(String text) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([a-zA-Z]*)\\s*")
+                    .matcher(text);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("size: expected a byte count or a number with a unit (20MB, 1.5GiB), "
+                        + "found '" + text + "'");
+            }
+            double scale = switch (m.group(2).toLowerCase(Locale.ROOT)) {
+                case "", "b" -> 1;
+                case "k", "kb" -> 1e3;
+                case "m", "mb" -> 1e6;
+                case "g", "gb" -> 1e9;
+                case "kib" -> 1024;
+                case "mib" -> 1024.0 * 1024;
+                case "gib" -> 1024.0 * 1024 * 1024;
+                default -> throw new IllegalArgumentException("size: unknown unit '" + m.group(2) + "' (expected B, kB, "
+                        + "MB, GB, KiB, MiB or GiB)");
+            };
+            double bytes = Double.parseDouble(m.group(1)) * scale;
+            if (!(bytes >= 1 && bytes < 9e18)) {
+                throw new IllegalArgumentException("size: expected at least 1 byte, found '" + text + "'");
+            }
+            return (long) Math.floor(bytes);
+        }
+
+        /** A byte count in words: {@code 23.0 MB (22982144 bytes)}. */
+        public static String text(long bytes) {
+            return bytes >= 1e6 ? String.format(Locale.ROOT, "%.1f MB (%d bytes)", bytes / 1e6, bytes)
+                    : bytes >= 1e3 ? String.format(Locale.ROOT, "%.1f kB (%d bytes)", bytes / 1e3, bytes)
+                    : bytes + " bytes";
+        }
+    }
+
     record MaxOutputError(double error, boolean chosenByDefault) implements Target {
         public MaxOutputError {
             requireFraction("max output error", error);
@@ -116,7 +166,7 @@ public sealed interface Target {
 
     /** Whether the target spreads one total over all layers (rather than deciding each layer alone). */
     default boolean wholeModel() {
-        return this instanceof Ratio || this instanceof Budget || this instanceof MaxOutputError;
+        return this instanceof Ratio || this instanceof Budget || this instanceof Size || this instanceof MaxOutputError;
     }
 
     /** Whether the target decides each layer from its exact low-rank curve (rather than fitting every layout). */
@@ -126,7 +176,8 @@ public sealed interface Target {
 
     /** Whether the user asked for a size (which the latency check then must not undo). */
     default boolean sizeRequest() {
-        return this instanceof Ranks || this instanceof LayerRatio || this instanceof Ratio || this instanceof Budget;
+        return this instanceof Ranks || this instanceof LayerRatio || this instanceof Ratio || this instanceof Budget
+                || this instanceof Size;
     }
 
     private static void requireAbove(String what, double value, double bound) {

@@ -20,17 +20,32 @@ import java.util.Locale;
  */
 public record CompressionReport(String model, String version, String options, List<LayerReport> layers,
                                 long modelParamsBefore, long modelParamsAfter, long fileBytesBefore, long fileBytesAfter,
-                                double seconds, ModelQuality quality) {
+                                double seconds, ModelQuality quality, Reference reference) {
+
+    /**
+     * What a user would do instead, measured in the same run on the same inputs: {@code what} (every
+     * selected layer's weight stored at int8, nothing factored), its file size, and its outputs against
+     * the original's.
+     */
+    public record Reference(String what, long fileBytes, ModelQuality quality) {
+    }
 
     public CompressionReport {
         layers = List.copyOf(layers);
+    }
+
+    public CompressionReport(String model, String version, String options, List<LayerReport> layers,
+                             long modelParamsBefore, long modelParamsAfter, long fileBytesBefore, long fileBytesAfter,
+                             double seconds, ModelQuality quality) {
+        this(model, version, options, layers, modelParamsBefore, modelParamsAfter, fileBytesBefore, fileBytesAfter,
+                seconds, quality, null);
     }
 
     /** This report without its timings (seconds, latencies), for the provenance in the model: same run, same bytes. */
     public CompressionReport withoutTimings() {
         List<LayerReport> untimed = layers.stream().map(LayerReport::withoutTimings).toList();
         return new CompressionReport(model, version, options, untimed, modelParamsBefore, modelParamsAfter,
-                fileBytesBefore, 0, 0, quality);
+                fileBytesBefore, 0, 0, quality, null);
     }
 
     public long compressedLayers() {
@@ -46,6 +61,16 @@ public record CompressionReport(String model, String version, String options, Li
                 bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
         if (quality != null) {
             sb.append(quality.text());
+        }
+        if (reference != null) {
+            sb.append(String.format(Locale.ROOT, "reference, measured in this run: %s: file %s (%.2fx smaller), worst "
+                    + "output error %.4g", reference.what(), bytes(reference.fileBytes()),
+                    (double) fileBytesBefore / Math.max(1, reference.fileBytes()), reference.quality().worstRelativeError()));
+            reference.quality().outputs().stream().mapToDouble(o -> o.meanCosine()).filter(c -> !Double.isNaN(c)).min()
+                    .ifPresent(c -> sb.append(String.format(Locale.ROOT, ", mean cosine %.4f", c)));
+            sb.append(String.format(Locale.ROOT, "; this model: file %s (%.2fx smaller), worst output error %.4g%n",
+                    bytes(fileBytesAfter), (double) fileBytesBefore / Math.max(1, fileBytesAfter),
+                    quality == null ? Double.NaN : quality.worstRelativeError()));
         }
         sb.append("(rel.err: of the weight; out.err: of the layer's output on the calibration inputs; sweeps ending in +"
                 + " stopped at the sweep limit before reaching the tolerance");
@@ -63,17 +88,19 @@ public record CompressionReport(String model, String version, String options, Li
     /** The header and one row per layer (with its indented notes). */
     public String rows() {
         StringBuilder sb = new StringBuilder();
-        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %8s %6s %7s %21s",
-                "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err", "out.err",
-                "sweeps", "seconds", "FLOPs/sample");
+        String header = String.format(Locale.ROOT, "%-14s %-6s %-9s %-14s %-26s %3s %-10s %17s %7s %9s %8s %6s %-4s %21s "
+                + "%7s %21s", "layer", "op", "shape", "layout", "tensorization", "N", "ranks", "params", "ratio", "rel.err",
+                "out.err", "sweeps", "bits", "bytes", "seconds", "FLOPs/sample");
         sb.append(header).append('\n');
         for (LayerReport l : layers) {
             if (l.compressed()) {
                 sb.append(String.format(Locale.ROOT,
-                        "%-14s %-6s %-9s %-14s %-26s %3d %-10s %17s %6.1fx %9.4f %8s %6s %7.2f %21s%n",
+                        "%-14s %-6s %-9s %-14s %-26s %3d %-10s %17s %6.1fx %9.4f %8s %6s %-4s %21s %7.2f %21s%n",
                         l.name(), l.op(), l.weightShape(), l.layout(), l.tensorization() + (l.padded() ? " (pad)" : ""),
                         l.blocks(), l.ranks(), l.paramsBefore() + " -> " + l.paramsAfter(), l.ratio(),
-                        l.relativeError(), error(l.outputError()), l.sweeps() + (l.converged() ? "" : "+"), l.seconds(),
+                        l.relativeError(), error(l.outputError()), l.sweeps() + (l.converged() ? "" : "+"),
+                        l.precision() == null ? "-" : l.precision(), l.bytesAfter() < 0 ? "-"
+                                : bytes(l.bytesBefore()) + " -> " + bytes(l.bytesAfter()), l.seconds(),
                         l.rebuilt() ? "rebuilt at load" : human(l.flopsBefore()) + " -> " + human(l.flopsAfter())));
             } else {
                 sb.append(String.format(Locale.ROOT, "%-14s %-6s %-9s dense: %s%n", l.name(), l.op(), l.weightShape(),

@@ -44,6 +44,13 @@ public final class Json {
             }
             sb.append("]},\n");
         }
+        if (r.reference() != null) {
+            sb.append("  \"reference\": {");
+            field(sb, "", "what", r.reference().what()).append(", ");
+            sb.append("\"fileBytes\": ").append(r.reference().fileBytes()).append(", ");
+            sb.append("\"worstRelativeError\": ").append(number(r.reference().quality().worstRelativeError()));
+            sb.append("},\n");
+        }
         sb.append("  \"layers\": [");
         for (int i = 0; i < r.layers().size(); i++) {
             LayerReport l = r.layers().get(i);
@@ -58,6 +65,9 @@ public final class Json {
             sb.append("\"padded\": ").append(l.padded()).append(", ");
             sb.append("\"blocks\": ").append(l.blocks()).append(", ");
             field(sb, "", "ranks", l.ranks()).append(", ");
+            field(sb, "", "precision", l.precision()).append(", ");
+            sb.append("\"bytesBefore\": ").append(l.bytesBefore()).append(", ");
+            sb.append("\"bytesAfter\": ").append(l.bytesAfter()).append(", ");
             sb.append("\"paramsBefore\": ").append(l.paramsBefore()).append(", ");
             sb.append("\"paramsAfter\": ").append(l.paramsAfter()).append(", ");
             sb.append("\"relativeError\": ").append(number(l.relativeError())).append(", ");

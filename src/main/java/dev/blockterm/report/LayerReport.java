@@ -29,15 +29,45 @@ import java.util.List;
  * @param rebuilt         stored factored and rebuilt by a constant subgraph at load (the file shrinks, the
  *                        compute does not), rather than contracted factored at run time
  * @param latency         the layer timed dense and factored in ONNX Runtime, or null where it was not
+ * @param precision       how its factors (or its dense weight) are stored: "int8", "int4", "fp16"; null for the
+ *                        weight's own float type
+ * @param bytesBefore     the weight's bytes in the input model (-1: not counted)
+ * @param bytesAfter      the bytes of what replaced it: factors, scales and the weight's own bias (-1: not counted)
  */
 public record LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
                           String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
                           long paramsAfter, double relativeError, double outputError, int sweeps, boolean converged, double seconds,
                           double flopsBefore, double flopsAfter, List<Alternative> alternatives,
-                          String selection, boolean rebuilt, LayerLatency latency) {
+                          String selection, boolean rebuilt, LayerLatency latency, String precision, long bytesBefore,
+                          long bytesAfter) {
 
     public LayerReport {
         alternatives = List.copyOf(alternatives);
+    }
+
+    /** A report whose precision (the weight's own: null) and bytes (-1: not counted) are set later. */
+    public LayerReport(String name, String op, String weightShape, boolean compressed, String reason, String layout,
+                       String tensorization, boolean padded, int blocks, String ranks, long paramsBefore,
+                       long paramsAfter, double relativeError, double outputError, int sweeps, boolean converged,
+                       double seconds, double flopsBefore, double flopsAfter, List<Alternative> alternatives,
+                       String selection, boolean rebuilt, LayerLatency latency) {
+        this(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks, paramsBefore,
+                paramsAfter, relativeError, outputError, sweeps, converged, seconds, flopsBefore, flopsAfter, alternatives,
+                selection, rebuilt, latency, null, -1, -1);
+    }
+
+    /** This report with the stored precision of its factors or weight ("int8", "int4", "fp16"; null: its own). */
+    public LayerReport withPrecision(String stored) {
+        return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
+                paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, seconds, flopsBefore, flopsAfter,
+                alternatives, selection, rebuilt, latency, stored, bytesBefore, bytesAfter);
+    }
+
+    /** This report with the bytes of its weight as the input stored it and as the output does. */
+    public LayerReport withBytes(long before, long after) {
+        return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
+                paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, seconds, flopsBefore, flopsAfter,
+                alternatives, selection, rebuilt, latency, precision, before, after);
     }
 
     public static LayerReport dense(String name, String op, String weightShape, long params, double flops, String reason,
@@ -50,14 +80,14 @@ public record LayerReport(String name, String op, String weightShape, boolean co
     public LayerReport withoutTimings() {
         return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
                 paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, 0, flopsBefore, flopsAfter,
-                alternatives, selection, rebuilt, null);
+                alternatives, selection, rebuilt, null, precision, bytesBefore, bytesAfter);
     }
 
     /** This report with the layer's measured latency. */
     public LayerReport withLatency(LayerLatency measured) {
         return new LayerReport(name, op, weightShape, compressed, reason, layout, tensorization, padded, blocks, ranks,
                 paramsBefore, paramsAfter, relativeError, outputError, sweeps, converged, seconds, flopsBefore, flopsAfter,
-                alternatives, selection, rebuilt, measured);
+                alternatives, selection, rebuilt, measured, precision, bytesBefore, bytesAfter);
     }
 
     public double ratio() {

@@ -167,7 +167,7 @@ public final class QuantizedWeights {
         if (p == Precision.FLOAT) {
             return r;
         }
-        GraphBuilder g = new GraphBuilder(layer, opset);
+        GraphBuilder g = new GraphBuilder(layer + ".stored", opset); // names apart from the replacement's own
         List<Onnx.TensorProto> kept = new ArrayList<>();
         for (Onnx.TensorProto t : r.initializers()) {
             if (!FactoredLayer.isFactor(layer, t.getName()) || t.getDimsCount() < 2 || !Weights.fitted(t.getDataType())
@@ -193,7 +193,7 @@ public final class QuantizedWeights {
      */
     public static LinearRewriter.Replacement dense(Onnx.NodeProto node, int input, Onnx.TensorProto weight,
                                                    Layout layout, Precision p, long opset) {
-        GraphBuilder g = new GraphBuilder(node.getName().isEmpty() ? weight.getName() : node.getName(), opset);
+        GraphBuilder g = new GraphBuilder((node.getName().isEmpty() ? weight.getName() : node.getName()) + ".stored", opset);
         long[] dims = weight.getDimsList().stream().mapToLong(Long::longValue).toArray();
         String v = emit(g, weight.getName(), dims, Weights.values(weight), layout, p, weight.getDataType());
         List<Onnx.NodeProto> nodes = new ArrayList<>(g.nodes());

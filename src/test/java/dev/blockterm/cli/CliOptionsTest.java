@@ -59,9 +59,9 @@ class CliOptionsTest {
 
     @Test
     void sameSeedSameFactorsAndThreadsDoNotChangeThem() {
-        compress("a.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random");
-        compress("b.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random", "--threads", "2");
-        compress("c.onnx", "--seed", "8", "--max-sweeps", "5", "--init", "random");
+        compress("a.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random", "--bits", "32");
+        compress("b.onnx", "--seed", "7", "--max-sweeps", "5", "--init", "random", "--threads", "2", "--bits", "32");
+        compress("c.onnx", "--seed", "8", "--max-sweeps", "5", "--init", "random", "--bits", "32");
         assertEquals(initializers("a.onnx"), initializers("b.onnx"));
         assertTrue(!initializers("a.onnx").equals(initializers("c.onnx")), "another seed, other factors");
     }

@@ -67,7 +67,7 @@ class PpOcrTest {
         assertTrue(dense.accuracy(eval) >= 0.9, "the dense model reads " + dense.accuracy(eval) + " of the lines");
 
         Pattern layers = Pattern.compile(".*");
-        CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(1.5))
+        CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(1.5)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT))
                 .latencyCheck(false).threads(2).build();
         Calibration data = new Calibration(images(calibration), 2);
         Compressor.Result result = new Compressor(options, m -> { }, data).compress(ModelFiles.read(model), "ppocr");

@@ -30,7 +30,7 @@ class AllocationTest {
     }
 
     private static long params(Allocation.Curve c, int rank) {
-        return rank == 0 ? c.dense() : c.parameters()[rank - 1];
+        return rank == 0 ? c.dense() : c.sizes()[rank - 1];
     }
 
     @Test
@@ -53,7 +53,7 @@ class AllocationTest {
                     p += params(curves.get(c), ranks[c]);
                     e += error(curves.get(c), ranks[c]);
                 }
-                assertEquals(p, a.parametersAt(step));
+                assertEquals(p, a.sizeAt(step));
                 assertTrue(p < previous, "each step saves parameters");
                 previous = p;
                 assertTrue(e <= bruteForce(curves, p) + 1e-12, "step " + step + ": " + e + " > " + bruteForce(curves, p));
@@ -89,10 +89,10 @@ class AllocationTest {
     void stepsForTakesTheShortestPrefixThatFits() {
         Random random = new Random(8);
         Allocation a = new Allocation(List.of(randomCurve("a", 6, random), randomCurve("b", 5, random)));
-        assertEquals(0, a.stepsFor(a.parametersAt(0)));
+        assertEquals(0, a.stepsFor(a.sizeAt(0)));
         for (int step = 1; step <= a.steps(); step++) {
-            assertEquals(step, a.stepsFor(a.parametersAt(step)));
-            assertEquals(step, a.stepsFor(a.parametersAt(step - 1) - 1));
+            assertEquals(step, a.stepsFor(a.sizeAt(step)));
+            assertEquals(step, a.stepsFor(a.sizeAt(step - 1) - 1));
         }
         assertEquals(a.steps(), a.stepsFor(0), "unreachable: every curve at its smallest point");
     }
@@ -106,14 +106,14 @@ class AllocationTest {
         Allocation a = new Allocation(List.of(concave));
         int[] ranks = a.ranksFor(60);
         assertEquals(2, ranks[0]);
-        assertEquals(50, a.parametersOf(ranks));
+        assertEquals(50, a.sizeOf(ranks));
         Random random = new Random(9);
         for (int trial = 0; trial < 20; trial++) {
             Allocation b = new Allocation(List.of(randomCurve("a", 6, random), randomCurve("b", 5, random)));
             for (long target = 20; target <= 140; target += 7) {
                 int[] r = b.ranksFor(target);
-                assertTrue(b.parametersOf(r) <= target || b.parametersOf(r) == b.parametersAt(b.steps()),
-                        target + ": " + b.parametersOf(r));
+                assertTrue(b.sizeOf(r) <= target || b.sizeOf(r) == b.sizeAt(b.steps()),
+                        target + ": " + b.sizeOf(r));
                 double prefix = 0;
                 double refined = 0;
                 int[] p = b.ranksAt(b.stepsFor(target));

@@ -135,7 +135,7 @@ class CalibrationTest {
         NpyArray calib = images(40, 6, 8, 2);
         Map<String, NpyArray> heldOut = Map.of("x", images(10, 6, 8, 3));
         for (ConvForm form : ConvForm.values()) {
-            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(3)).minParams(0)
+            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(3)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0)
                     .latencyCheck(false).convForms(java.util.EnumSet.of(form)).build();
             Compressor.Result plain = new Compressor(options, m -> { }).compress(model, "conv");
             Compressor.Result calibrated = new Compressor(options, m -> { }, new Calibration(Map.of("x", calib), 1))

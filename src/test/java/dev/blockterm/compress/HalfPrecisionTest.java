@@ -64,7 +64,7 @@ class HalfPrecisionTest {
           // the whole-model ratio (curves) and the per-layer ratio (every layer fitted alone)
           for (Target target : List.<Target>of(new Target.Ratio(2), new Target.LayerRatio(2))) {
             Onnx.ModelProto model = model(type);
-            CompressionOptions options = CompressionOptions.builder().target(target).minParams(0)
+            CompressionOptions options = CompressionOptions.builder().target(target).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0)
                     .latencyCheck(false).build();
             Compressor.Result result = new Compressor(options, m -> { }).compress(model, "typed");
             String label = Onnx.TensorProto.DataType.forNumber(type).name() + " " + target.describe();

@@ -59,7 +59,7 @@ class LatencyCheckTest {
     void timingsAreReportedAndAMinimumSpeedupConstrainsTheChoice() throws IOException {
         Onnx.ModelProto mlp = ModelFiles.read(Path.of("models/digits_mlp.onnx"));
         for (long batch : new long[] {1, 32}) {
-            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(4)).expectedBatch(batch).build();
+            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(4)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).expectedBatch(batch).build();
             Compressor.Result result = new Compressor(options, m -> { }).compress(mlp, "mlp");
             int timed = 0;
             for (LayerReport l : result.report().layers()) {
@@ -71,13 +71,13 @@ class LatencyCheckTest {
             }
             assertTrue(timed >= 2, "the MLP's compressed layers are timed: " + result.report().table());
         }
-        CompressionOptions impossible = CompressionOptions.builder().target(new Target.Ratio(1.5)).minSpeedup(1e5).build();
+        CompressionOptions impossible = CompressionOptions.builder().target(new Target.Ratio(1.5)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minSpeedup(1e5).build();
         Compressor.Result slow = new Compressor(impossible, m -> { }).compress(mlp, "mlp");
         for (LayerReport l : slow.report().layers()) {
             assertFalse(l.compressed(), l.name() + "\n" + slow.report().table());
         }
         assertTrue(slow.report().table().contains("no rank runs fast enough factored"), slow.report().table());
-        CompressionOptions off = CompressionOptions.builder().target(new Target.Ratio(4)).latencyCheck(false).build();
+        CompressionOptions off = CompressionOptions.builder().target(new Target.Ratio(4)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).latencyCheck(false).build();
         Compressor.Result unchecked = new Compressor(off, m -> { }).compress(mlp, "mlp");
         assertTrue(unchecked.report().layers().stream().allMatch(l -> l.latency() == null));
     }

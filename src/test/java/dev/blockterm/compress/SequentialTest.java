@@ -50,7 +50,7 @@ class SequentialTest {
         Map<String, NpyArray> feeds = Map.of("input", NpyArray.read(Path.of("testdata/digits_calib_x.npy")));
         double[] errors = new double[2];
         for (int sequential = 0; sequential < 2; sequential++) {
-            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(10)).latencyCheck(false)
+            CompressionOptions options = CompressionOptions.builder().target(new Target.Ratio(10)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).latencyCheck(false)
                     .sequential(sequential == 1).build();
             Compressor.Result r = new Compressor(options, m -> { }, new Calibration(feeds, 1)).compress(model, "mlp");
             errors[sequential] = r.report().quality().outputs().get(0).relativeError();

@@ -59,7 +59,7 @@ class TargetsTest {
     }
 
     private static CompressionOptions options(Target target) {
-        return CompressionOptions.builder().target(target).minParams(0).latencyCheck(false).build();
+        return CompressionOptions.builder().target(target).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0).latencyCheck(false).build();
     }
 
     private static double outputError(Onnx.ModelProto original, Onnx.ModelProto compressed, Map<String, NpyArray> feeds) {
@@ -122,7 +122,7 @@ class TargetsTest {
     @Test
     void sizeTargetsAreHonouredWithTheLatencyCheckOn() {
         Onnx.ModelProto model = ModelFiles.read(MLP);
-        CompressionOptions timed = CompressionOptions.builder().target(new Target.Ratio(4)).build();
+        CompressionOptions timed = CompressionOptions.builder().target(new Target.Ratio(4)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).build();
         Compressor.Result r = new Compressor(timed, m -> { }).compress(model, "mlp");
         assertTrue(compressedParams(r) * 4 <= denseParams(r), compressedParams(r) + " of " + denseParams(r) + "\n"
                 + r.report().table());

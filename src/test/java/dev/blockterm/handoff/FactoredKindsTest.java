@@ -77,7 +77,7 @@ class FactoredKindsTest {
 
     @BeforeAll
     static void compressEveryKind() throws IOException {
-        CompressionOptions lowRank = CompressionOptions.builder().target(new Target.Ratio(2)).minParams(0)
+        CompressionOptions lowRank = CompressionOptions.builder().target(new Target.Ratio(2)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0)
                 .latencyCheck(false).convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.CHANNEL)).build();
         CompressionOptions spatial = lowRank.toBuilder()
                 .convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.SPATIAL)).build();

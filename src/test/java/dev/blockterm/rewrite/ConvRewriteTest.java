@@ -81,7 +81,7 @@ class ConvRewriteTest {
             Path in = dir.resolve("in.onnx");
             Path out = dir.resolve("out.onnx");
             ModelFiles.write(model, in, null);
-            CompressionOptions ratio = CompressionOptions.builder().target(new Target.Ratio(2)).minParams(0)
+            CompressionOptions ratio = CompressionOptions.builder().target(new Target.Ratio(2)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0)
                     .latencyCheck(false).convForms(java.util.EnumSet.of(dev.blockterm.compress.ConvForm.CHANNEL)).build();
             Compressor.Result result = new Compressor(ratio, m -> { }).compress(model, c.name());
             assertTrue(result.report().layers().get(0).compressed(), c.name() + "\n" + result.report().table());
@@ -148,7 +148,7 @@ class ConvRewriteTest {
     }
 
     private static CompressionOptions onlyForm(dev.blockterm.compress.ConvForm form, double ratio) {
-        return CompressionOptions.builder().target(new Target.Ratio(ratio)).minParams(0).latencyCheck(false)
+        return CompressionOptions.builder().target(new Target.Ratio(ratio)).bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).minParams(0).latencyCheck(false)
                 .convForms(java.util.EnumSet.of(form)).build();
     }
 
