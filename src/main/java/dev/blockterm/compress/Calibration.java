@@ -104,6 +104,29 @@ public final class Calibration {
     }
 
     /**
+     * {@link #capture} and, in the same runs, how often each row of these embedding tables is looked up
+     * on the calibration inputs (padding positions left out): their one-hot inputs' diagonal {@code X^T X}.
+     */
+    void capture(Onnx.ModelProto model, List<LinearLayer> layers, List<ConvLayer> convs,
+                 List<dev.blockterm.onnx.EmbeddingTable> tables) {
+        this.tables = List.copyOf(tables);
+        try {
+            capture(model, model, layers, convs);
+        } finally {
+            this.tables = List.of();
+        }
+    }
+
+    /** The tables whose lookups the current capture counts. */
+    private List<dev.blockterm.onnx.EmbeddingTable> tables = List.of();
+    private final Map<String, double[]> lookups = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** How often each row of an embedding table was looked up on the calibration inputs, or null. */
+    double[] counts(String table) {
+        return lookups.get(table);
+    }
+
+    /**
      * Accumulates the input covariance of these layers (found in {@code model}) by running
      * {@code source}, a model with the same values (for {@code --sequential}: the model with the earlier
      * layers compressed), {@link #CHUNK_ROWS} rows at a time: a fully connected layer's {@code X^T X}
@@ -170,6 +193,11 @@ public final class Calibration {
     private void streamRows(Onnx.ModelProto model, List<Onnx.ModelProto> sources, List<LinearLayer> layers,
                             List<ConvLayer> convs, java.util.function.BiConsumer<String, List<Matrix>> sink) {
         Map<String, List<String>> byValue = new java.util.LinkedHashMap<>(); // an input may feed several layers
+        Map<String, dev.blockterm.onnx.EmbeddingTable> looked = new HashMap<>();
+        for (dev.blockterm.onnx.EmbeddingTable t : tables) {
+            byValue.computeIfAbsent(t.ids(), k -> new ArrayList<>()).add(t.name());
+            looked.put(t.name(), t);
+        }
         Map<String, LinearLayer> linear = new HashMap<>();
         Map<String, Patches> patches = new HashMap<>();
         for (LinearLayer l : layers) {
@@ -199,6 +227,10 @@ public final class Calibration {
                     NpyArray mask = feedsOfChunk.next().get(MASK_INPUT);
                     for (Map.Entry<String, List<String>> e : byValue.entrySet()) {
                         for (String name : e.getValue()) {
+                            if (looked.containsKey(name)) {
+                                count(looked.get(name), unmasked(captured.get(0).get(e.getKey()), 1, mask));
+                                continue;
+                            }
                             if (linear.containsKey(name)) {
                                 List<Matrix> x = new ArrayList<>();
                                 for (Map<String, NpyArray> one : captured) {
@@ -219,6 +251,17 @@ public final class Calibration {
                         }
                     }
                 });
+    }
+
+    /** Adds one chunk's looked-up ids to the table's row counts (an id outside the table is not counted: the model fails on it). */
+    private void count(dev.blockterm.onnx.EmbeddingTable t, Matrix ids) {
+        double[] c = lookups.computeIfAbsent(t.name(), k -> new double[t.rows()]);
+        for (double v : ids.data()) {
+            long id = (long) v < 0 ? (long) v + t.rows() : (long) v; // Gather counts negative indices from the end
+            if (id >= 0 && id < t.rows()) {
+                c[(int) id]++;
+            }
+        }
     }
 
     /** A fully connected layer's input rows ({@code n x I}; Gemm's transA undone; padding rows left out). */

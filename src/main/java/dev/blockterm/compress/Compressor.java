@@ -196,11 +196,19 @@ public final class Compressor {
                     .filter(l -> skipReason(l.name(), l.parameters(), l.skipReason()) == null).toList();
             List<ConvLayer> calibratedConvs = convs.stream()
                     .filter(c -> skipReason(c.name(), c.parameters(), c.skipReason()) == null).toList();
+            Set<String> taken = new HashSet<>();
+            layers.forEach(l -> taken.add(l.weightName()));
+            convs.forEach(c -> taken.add(c.weightName()));
+            stored.forEach(w -> taken.add(w.name()));
+            List<dev.blockterm.onnx.EmbeddingTable> tables = Graphs.embeddingTables(model.getGraph(), taken);
+            List<dev.blockterm.onnx.EmbeddingTable> countedTables = tables.stream()
+                    .filter(t -> skipReason(t.name(), t.parameters(), t.skipReason()) == null).toList();
             if (fitting != null) {
                 progress.accept("accumulating the layers' input covariances on the calibration data");
-                fitting.capture(model, calibrated, calibratedConvs);
+                fitting.capture(model, calibrated, calibratedConvs, countedTables);
             }
-            CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, inits, fitting, staging);
+            CurveCompression curves = new CurveCompression(this, target, layers, convs, stored, tables, inits, fitting,
+                    staging);
             if (options.minSpeedup() > 0) {
                 Map<String, long[]> shapes = new HashMap<>();
                 curves.limitBySpeed(options.minSpeedup(), o -> new Rewritten("", model, o.nodeIndex(),
@@ -416,8 +424,34 @@ public final class Compressor {
             java.util.function.ToDoubleFunction<int[]> errorOf = feeds != null
                     ? ranks -> feeds.worstError(curves.weights(ranks))
                     : ranks -> probe.worstError(assemble(model, curves.replacements(ranks)));
-            return QualitySearch.search(allocation, curves, goal.error(), errorOf, probe.inputs(), progress);
+            Decision found = QualitySearch.search(allocation, curves, goal.error(), errorOf, probe.inputs(), progress);
+            return noLargerThanInt8Alone(found, allocation, curves, goal.error(), errorOf);
         }
+    }
+
+    /**
+     * The quality target's answer, or int8 alone (every selected weight at int8, nothing factored) where
+     * that is smaller and meets the target too: the alternative every user has is a point of the same
+     * space, so the search never returns a larger model than it at the same target (one more model run).
+     */
+    private Decision noLargerThanInt8Alone(Decision found, Allocation allocation, CurveCompression curves, double target,
+                                           java.util.function.ToDoubleFunction<int[]> errorOf) {
+        if (!curves.unit().equals("bytes") || !options.bits().contains(dev.blockterm.quantize.Precision.INT8)) {
+            return found;
+        }
+        int[] int8 = curves.denseAt(dev.blockterm.quantize.Precision.INT8);
+        if (java.util.Arrays.stream(int8).anyMatch(id -> id == 0) || allocation.sizeOf(int8) >= allocation.sizeOf(
+                found.ranks())) {
+            return found;
+        }
+        double e = errorOf.applyAsDouble(int8);
+        progress.accept(String.format(Locale.ROOT, "  int8 alone, %d bytes: output error %.4g", allocation.sizeOf(int8), e));
+        if (e > target) {
+            return found;
+        }
+        return new Decision(int8, found.selection() + String.format(Locale.ROOT, "; int8 alone (%d bytes, output "
+                + "error %.4g) is smaller and within the target too, so every selected layer is int8", allocation
+                .sizeOf(int8), e));
     }
 
     /**

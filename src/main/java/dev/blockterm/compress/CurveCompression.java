@@ -108,8 +108,8 @@ final class CurveCompression {
     private final boolean inBytes;
 
     CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
-                     List<StoredWeight> stored, Map<String, Onnx.TensorProto> inits, Calibration calibration,
-                     java.nio.file.Path staging) {
+                     List<StoredWeight> stored, List<dev.blockterm.onnx.EmbeddingTable> tables,
+                     Map<String, Onnx.TensorProto> inits, Calibration calibration, java.nio.file.Path staging) {
         this.compressor = compressor;
         this.target = target;
         this.inits = inits;
@@ -126,23 +126,43 @@ final class CurveCompression {
             StoredWeight w = stored.get(i);
             add(jobs, new LayerJob.Stored(w, -1 - i, inits.get(w.name()).getDataType()), w.skipReason(), 0);
         }
+        for (dev.blockterm.onnx.EmbeddingTable t : tables) {
+            add(jobs, new LayerJob.Embedding(t), t.skipReason(), 0);
+        }
         // the eigendecompositions, the bulk of the work, run where the runner runs them; the other forms here
         List<CurveTask> tasks = new ArrayList<>();
         for (LayerJob job : jobs) {
-            Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
             tasks.add(new CurveTask(tasks.size(), job, new dev.blockterm.onnx.WeightSource.Held(inits.get(job.weightName())),
-                    gram == null ? null : new CurveTask.Held(gram), smallerThanDense(job.rows(), job.cols()),
-                    staging.toString()));
+                    covariance(job, calibration), smallerThanDense(job.rows(), job.cols()), staging.toString()));
         }
         List<CurveFit> curves = compressor.runner().run(tasks, compressor.progress());
         List<Callable<Fitted>> others = new ArrayList<>();
         for (int i = 0; i < jobs.size(); i++) {
             LayerJob job = jobs.get(i);
             CurveFit fit = curves.get(i);
-            Matrix gram = calibration == null || job instanceof LayerJob.Stored ? null : calibration.gram(job.name());
-            others.add(() -> fitted(job, fit, gram));
+            CurveTask.Covariance covariance = tasks.get(i).covariance();
+            Matrix gram = covariance instanceof CurveTask.Held h ? h.gram() : null;
+            LayerMetric metric = covariance instanceof CurveTask.Diagonal d ? new LayerMetric.Rows(d.counts(), fit.delta())
+                    : gram != null ? new LayerMetric.Gram(gram, fit.delta()) : new LayerMetric.Plain();
+            others.add(() -> fitted(job, fit, gram, metric));
         }
         this.fitted = Parallel.run(others, options.threads());
+    }
+
+    /**
+     * The covariance a layer's curve is fitted in: its inputs' {@code X^T X} where captured (a stored
+     * weight has no inputs), an embedding table's row counts where it is at least as tall as wide.
+     */
+    private static CurveTask.Covariance covariance(LayerJob job, Calibration calibration) {
+        if (calibration == null || job instanceof LayerJob.Stored) {
+            return null;
+        }
+        if (job instanceof LayerJob.Embedding) {
+            double[] counts = calibration.counts(job.name());
+            return counts == null || job.cols() > job.rows() ? null : new CurveTask.Diagonal(counts);
+        }
+        Matrix gram = calibration.gram(job.name());
+        return gram == null ? null : new CurveTask.Held(gram);
     }
 
     /** The largest rank whose factored form {@code r (I + J)} is smaller than the dense {@code I J}. */
@@ -166,7 +186,7 @@ final class CurveCompression {
     }
 
     /** A layer's curve as fitted, with its other forms (fitted here: convolutions and narrow weights). */
-    private Fitted fitted(LayerJob job, CurveFit fit, Matrix gram) {
+    private Fitted fitted(LayerJob job, CurveFit fit, Matrix gram, LayerMetric metric) {
         long started = System.nanoTime();
         Onnx.TensorProto tensor = inits.get(job.weightName());
         java.util.function.Supplier<Matrix> weight = () -> job.matrix(tensor);
@@ -185,7 +205,7 @@ final class CurveCompression {
             int offered = lowRank ? Math.min(CurveCompression.smallerThanDense(job.rows(), job.cols()), curve.kept()) : 0;
             compressor.progress().accept("measuring " + job.name() + " at " + dev.blockterm.quantize.Precision.text(
                     java.util.EnumSet.copyOf(lower)) + " bits, dense and factored");
-            bits = QuantizedPoints.of(weight.get(), tensor.getDataType(), curve, offered, gram, fit.delta(), lower);
+            bits = QuantizedPoints.of(weight.get(), tensor.getDataType(), curve, offered, metric, lower, job.rowScales());
         }
         double seconds = fit.seconds() + (System.nanoTime() - started) / 1e9;
         return new Fitted(job, weight, curve, fit.whitened(), fit.delta(), seconds, Integer.MAX_VALUE, lowRank, others,
@@ -615,18 +635,7 @@ final class CurveCompression {
             Matrix[] ab = f.curve().factors(id);
             return ab[0].times(ab[1]);
         }
-        int rows = f.job().rows();
-        int cols = f.job().cols();
-        if (b.rank() == 0) {
-            Matrix w = QuantizedPoints.rounded(f.weight().get(), f.dataType());
-            return new Matrix(rows, cols, dev.blockterm.quantize.Quantizer.roundTrip(w.data(), rows, cols, b.precision()));
-        }
-        Matrix[] ab = f.curve().factors(b.rank());
-        Matrix a = QuantizedPoints.rounded(ab[0], f.dataType());
-        Matrix c = QuantizedPoints.rounded(ab[1], f.dataType());
-        return new Matrix(rows, b.rank(), dev.blockterm.quantize.Quantizer.roundTrip(a.data(), rows, b.rank(), b.precision()))
-                .times(new Matrix(b.rank(), cols, dev.blockterm.quantize.Quantizer.roundTrip(c.data(), b.rank(), cols,
-                        b.precision())));
+        return QuantizedPoints.approximation(f.weight().get(), f.curve(), b, f.dataType(), f.job().rowScales());
     }
 
     /** How point {@code id} replaces the layer. */

@@ -24,19 +24,62 @@ import java.util.Locale;
 public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance covariance, int keep, String staging)
         implements Serializable {
 
-    /** A layer input's covariance, held or staged in a file (for a task in another process). */
-    public sealed interface Covariance extends Serializable permits Held, Staged {
+    /**
+     * A layer input's covariance: a dense {@code X^T X} held or staged in a file (for a task in another
+     * process), or the diagonal one of an embedding table's one-hot inputs.
+     */
+    public sealed interface Covariance extends Serializable permits Dense, Diagonal {
+    }
+
+    /** A dense covariance {@code X^T X}. */
+    public sealed interface Dense extends Covariance permits Held, Staged {
         Matrix read();
     }
 
-    public record Held(Matrix gram) implements Covariance {
+    /**
+     * {@code X^T X = diag(counts)}: how often each row of an embedding table was looked up. The metric
+     * {@code ||S D||^2} with {@code S = diag(sqrt(counts + delta))}, {@code delta} the mean count: a
+     * floor that gives the rows never seen together as much weight as the calibration inputs' own
+     * lookups, so that tokens a user's text holds and the calibration text did not are not given up
+     * (a covariance's 1% damping would leave them at a thousandth of a seen row's weight on a
+     * few hundred sentences). The curve is that of {@code S W}, whose right
+     * singular vectors give the optimum {@code W V_r V_r^T} of the weighted problem (a projection on the
+     * right commutes with a scaling on the left); for tables at least as tall as wide.
+     */
+    public record Diagonal(double[] counts) implements Covariance {
+        public double delta() {
+            double mean = 0;
+            for (double c : counts) {
+                mean += c;
+            }
+            return mean / Math.max(1, counts.length);
+        }
+
+        LowRank curve(Matrix w, int keep) {
+            if (w.rows() != counts.length || w.cols() > w.rows()) {
+                throw new IllegalArgumentException("row counts: expected " + w.rows() + " for a table at least as tall as "
+                        + "wide, found " + counts.length + " for " + w.rows() + "x" + w.cols());
+            }
+            double delta = delta();
+            double[] scaled = w.data().clone();
+            for (int i = 0; i < w.rows(); i++) {
+                double s = Math.sqrt(counts[i] + delta);
+                for (int j = 0; j < w.cols(); j++) {
+                    scaled[i * w.cols() + j] *= s;
+                }
+            }
+            return LowRank.of(new Matrix(w.rows(), w.cols(), scaled), keep);
+        }
+    }
+
+    public record Held(Matrix gram) implements Dense {
         public Matrix read() {
             return gram;
         }
     }
 
     /** A covariance written by {@link #stage}: {@code n}, then {@code n^2} little-endian doubles. */
-    public record Staged(String file) implements Covariance {
+    public record Staged(String file) implements Dense {
         public Matrix read() {
             LowRank.Bases b = StagedBases.open(Path.of(file));
             Matrix m = b.p(b.kept()); // stored as bases of n columns: the matrix itself
@@ -77,7 +120,7 @@ public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance
         long i = job.rows();
         long weight = (long) job.rows() * job.cols();
         long b = 8 * (weight + 4 * n * n + 2 * n * keep);
-        return covariance == null ? b : b + 8 * (2 * i * i + weight);
+        return covariance == null ? b : covariance instanceof Diagonal ? b + 8 * weight : b + 8 * (2 * i * i + weight);
     }
 
     /** Decomposes the layer and stages its bases; returns its curve. Its native product buffers are freed after. */
@@ -92,12 +135,19 @@ public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance
     private CurveFit fit() {
         long started = System.nanoTime();
         Matrix w = job.matrix(weight.read());
-        Matrix gram = covariance == null ? null : covariance.read();
-        LowRank curve = gram == null ? LowRank.of(w, keep) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING, keep);
-        double delta = gram == null ? 0 : Whitening.delta(gram, Whitening.DEFAULT_DAMPING);
+        LowRank curve;
+        double delta;
+        if (covariance instanceof Diagonal d) {
+            curve = d.curve(w, keep);
+            delta = d.delta();
+        } else {
+            Matrix gram = covariance == null ? null : ((Dense) covariance).read();
+            curve = gram == null ? LowRank.of(w, keep) : LowRank.whitened(w, gram, Whitening.DEFAULT_DAMPING, keep);
+            delta = gram == null ? 0 : Whitening.delta(gram, Whitening.DEFAULT_DAMPING);
+        }
         Path file = Path.of(staging).resolve(String.format(Locale.ROOT, "curve-%05d.bases", index));
         StagedBases.write(file, curve.bases());
-        return new CurveFit(index, curve.side(), curve.tails(), gram != null, delta, file.toString(),
+        return new CurveFit(index, curve.side(), curve.tails(), covariance != null, delta, file.toString(),
                 (System.nanoTime() - started) / 1e9);
     }
 }

@@ -19,7 +19,8 @@ import onnx.Onnx;
  * A selected layer read as a matrix {@code I x J} (what {@link CurveCompression} decides over), with
  * the way a low-rank or block-term form of it replaces it in the graph. One kind per record.
  */
-sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, LayerJob.Conv, LayerJob.Stored {
+sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, LayerJob.Conv, LayerJob.Stored,
+        LayerJob.Embedding {
     String name();
 
     String op();
@@ -45,6 +46,11 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
 
     /** The rewrite for a block term on another tensorization of the matrix; null where the kind has none. */
     Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt);
+
+    /** Whether the weight's rows are its channels at lower precision (a looked-up table: one scale a row). */
+    default boolean rowScales() {
+        return false;
+    }
 
     /** The rewrite that keeps the layer dense with its weight stored at {@code p} (read back at load). */
     Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p);
@@ -238,6 +244,75 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
     }
 
     /** The plain-matrix tensorization (input whole, one output mode). */
+    /**
+     * An embedding table under a {@code Gather}: its matrix is the table ({@code V x H}); low rank is
+     * looked up factored ({@link dev.blockterm.rewrite.EmbeddingRewriter}), exact and smaller at run
+     * time too; a lower precision has one scale per row.
+     */
+    record Embedding(dev.blockterm.onnx.EmbeddingTable table) implements LayerJob {
+        public String name() {
+            return table.name();
+        }
+
+        public String op() {
+            return "Gather";
+        }
+
+        public String shape() {
+            return table.weightShape();
+        }
+
+        public int rows() {
+            return table.rows();
+        }
+
+        public int cols() {
+            return table.cols();
+        }
+
+        public int nodeIndex() {
+            return table.nodeIndex();
+        }
+
+        public String weightName() {
+            return table.weightName();
+        }
+
+        /** FLOPs per looked-up token: none for a lookup, {@code 2 r H} for the product after a factored one. */
+        public double flops(int rank) {
+            return rank == 0 ? 0 : 2.0 * rank * table.cols();
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Matrix[] f) {
+            return m -> dev.blockterm.rewrite.EmbeddingRewriter.rewrite(m, table, f[0], f[1]);
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite(Tensorization tz, BlockTerm bt) {
+            return null;
+        }
+
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+            return m -> denseNode(m, table.nodeIndex(), table.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p);
+        }
+
+        @Override
+        public boolean rowScales() {
+            return true;
+        }
+
+        public double flops(Tensorization tz, Candidates.Candidate c) {
+            return Double.POSITIVE_INFINITY;
+        }
+
+        public Matrix matrix(Onnx.TensorProto tensor) {
+            return new Matrix(rows(), cols(), dev.blockterm.onnx.Weights.values(tensor));
+        }
+
+        public Compressor.Timed timed() {
+            return null;
+        }
+    }
+
     /** Node {@code index} unchanged but for its weight {@code weight}, stored at {@code p} and read back first. */
     private static LinearRewriter.Replacement denseNode(Onnx.ModelProto m, int index, String weight,
                                                         QuantizedWeights.Layout layout, dev.blockterm.quantize.Precision p) {

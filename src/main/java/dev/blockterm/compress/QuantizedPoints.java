@@ -19,8 +19,8 @@ import java.util.TreeSet;
  * same metric of the weight: the low-rank curve's own), so the allocation sets every (form, rank,
  * bits) point side by side by one measured error per byte.
  *
- * <p>Cost per point: {@code 2 I r J} for {@code D = W - A^ B^}, and with calibration {@code 2 I^2 J} for
- * {@code X^T X D}; ranks are sampled at {@link #RANK_FRACTIONS} of the largest offered rank, not all of them.
+ * <p>Cost per point: {@code 2 I r J} for {@code D = W - A^ B^}, and with a full calibration covariance
+ * {@code 2 I^2 J} for {@code X^T X D}; ranks are sampled at {@link #RANK_FRACTIONS} of the largest offered rank, not all of them.
  */
 final class QuantizedPoints {
 
@@ -52,17 +52,17 @@ final class QuantizedPoints {
 
     /**
      * The points of a layer whose weight is {@code w} ({@code I x J} as the job reads it), of element type
-     * {@code dataType}, with curve {@code curve} whose ranks up to {@code maxRank} are offered; {@code gram}
-     * is {@code X^T X} and {@code delta} the damping where the curve is whitened (else null and 0).
+     * {@code dataType}, with curve {@code curve} whose ranks up to {@code maxRank} are offered, measured in
+     * {@code metric} (the curve's own); {@code rowScales}: the weight's rows are its channels (an
+     * embedding table, one scale per looked-up row).
      */
-    static List<Point> of(Matrix w, int dataType, LowRank curve, int maxRank, Matrix gram, double delta,
-                          List<Precision> precisions) {
+    static List<Point> of(Matrix w, int dataType, LowRank curve, int maxRank, LayerMetric metric,
+                          List<Precision> precisions, boolean rowScales) {
         List<Point> out = new ArrayList<>();
         if (precisions.isEmpty() || curve.total() <= 0) {
             return out;
         }
         int width = Weights.width(dataType);
-        Matrix stored = rounded(w, dataType);
         Set<Integer> ranks = new TreeSet<>();
         for (double f : RANK_FRACTIONS) {
             int r = (int) Math.round(f * maxRank);
@@ -71,22 +71,41 @@ final class QuantizedPoints {
             }
         }
         for (Precision p : precisions) {
-            Matrix wq = new Matrix(w.rows(), w.cols(), Quantizer.roundTrip(stored.data(), w.rows(), w.cols(), p));
+            Matrix wq = stored(w, p, dataType, rowScales);
             out.add(new Point(0, p, Quantizer.bytes(w.rows(), w.cols(), p, width),
-                    relative(w, wq, gram, delta, curve.total())));
+                    relative(w, wq, metric, curve.total())));
         }
         for (int r : ranks) {
             Matrix[] ab = curve.factors(r);
-            Matrix a = rounded(ab[0], dataType);
-            Matrix b = rounded(ab[1], dataType);
             for (Precision p : precisions) {
-                Matrix aq = new Matrix(a.rows(), r, Quantizer.roundTrip(a.data(), a.rows(), r, p));
-                Matrix bq = new Matrix(r, b.cols(), Quantizer.roundTrip(b.data(), r, b.cols(), p));
-                long bytes = Quantizer.bytes(a.rows(), r, p, width) + Quantizer.bytes(r, b.cols(), p, width);
-                out.add(new Point(r, p, bytes, relative(w, aq.times(bq), gram, delta, curve.total())));
+                Matrix approx = stored(ab[0], p, dataType, rowScales).times(stored(ab[1], p, dataType, false));
+                long bytes = Quantizer.bytes(ab[0].rows(), r, p, width) + Quantizer.bytes(r, ab[1].cols(), p, width);
+                out.add(new Point(r, p, bytes, relative(w, approx, metric, curve.total())));
             }
         }
         return out;
+    }
+
+    /** The dense weight point {@code b} computes, as the written model computes it. */
+    static Matrix approximation(Matrix w, LowRank curve, Point b, int dataType, boolean rowScales) {
+        if (b.rank() == 0) {
+            return stored(w, b.precision(), dataType, rowScales);
+        }
+        Matrix[] ab = curve.factors(b.rank());
+        return stored(ab[0], b.precision(), dataType, rowScales).times(stored(ab[1], b.precision(), dataType, false));
+    }
+
+    /**
+     * {@code m} as stored at {@code p} and read back: rounded to the model's element type, then quantized
+     * with its columns as channels (or its rows, {@code channelsAreRows}).
+     */
+    static Matrix stored(Matrix m, Precision p, int dataType, boolean channelsAreRows) {
+        Matrix r = rounded(m, dataType);
+        if (channelsAreRows) {
+            Matrix t = r.transpose();
+            return new Matrix(t.rows(), t.cols(), Quantizer.roundTrip(t.data(), t.rows(), t.cols(), p)).transpose();
+        }
+        return new Matrix(r.rows(), r.cols(), Quantizer.roundTrip(r.data(), r.rows(), r.cols(), p));
     }
 
     /** The values as the model's element type holds them. */
@@ -99,18 +118,11 @@ final class QuantizedPoints {
     }
 
     /** {@code sqrt(metric(W - W^) / total)}: the relative error in the curve's metric. */
-    static double relative(Matrix w, Matrix approx, Matrix gram, double delta, double total) {
+    static double relative(Matrix w, Matrix approx, LayerMetric metric, double total) {
         double[] d = new double[w.data().length];
-        double plain = 0;
         for (int i = 0; i < d.length; i++) {
             d[i] = w.data()[i] - approx.data()[i];
-            plain += d[i] * d[i];
         }
-        double e = plain;
-        if (gram != null) {
-            Matrix dm = new Matrix(w.rows(), w.cols(), d);
-            e = gram.times(dm).dot(dm) + delta * plain;
-        }
-        return Math.sqrt(Math.max(0, e) / total);
+        return Math.sqrt(Math.max(0, metric.squared(new Matrix(w.rows(), w.cols(), d))) / total);
     }
 }

@@ -286,6 +286,41 @@ public final class Graphs {
     }
 
     /**
+     * Every {@code Gather} along axis 0 whose data is a constant 2-D float initializer that no other node
+     * reads and that is not already a layer's or a stored weight ({@code taken}): the embedding tables.
+     * A table that another node reads too (tied weights) is listed with the reason it stays.
+     */
+    public static List<EmbeddingTable> embeddingTables(Onnx.GraphProto graph, Set<String> taken) {
+        Map<String, Onnx.TensorProto> inits = initializers(graph);
+        Map<String, Integer> readers = new HashMap<>();
+        for (Onnx.NodeProto node : graph.getNodeList()) {
+            for (String in : new HashSet<>(node.getInputList())) {
+                readers.merge(in, 1, Integer::sum);
+            }
+        }
+        List<EmbeddingTable> out = new ArrayList<>();
+        for (int n = 0; n < graph.getNodeCount(); n++) {
+            Onnx.NodeProto node = graph.getNode(n);
+            if (!node.getOpType().equals("Gather") || !(node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx"))
+                    || node.getInputCount() < 2 || intAttribute(node, "axis", 0) != 0) {
+                continue;
+            }
+            Onnx.TensorProto t = inits.get(node.getInput(0));
+            if (t == null || t.getDimsCount() != 2 || taken.contains(t.getName()) || inits.containsKey(node.getInput(1))) {
+                continue;
+            }
+            String reason = Weights.unsupported(t);
+            if (reason == null && readers.getOrDefault(t.getName(), 0) > 1) {
+                reason = "the table is also read by another node (tied weights): kept as it is";
+            }
+            String name = node.getName().isEmpty() ? t.getName() : node.getName();
+            out.add(new EmbeddingTable(n, name, t.getName(), node.getInput(1), (int) t.getDims(0), (int) t.getDims(1),
+                    reason));
+        }
+        return out;
+    }
+
+    /**
      * Gemm, MatMul and Conv nodes inside subgraphs ({@code If}, {@code Loop}, {@code Scan} bodies):
      * one line each saying where, for the report. They are not rewritten.
      */

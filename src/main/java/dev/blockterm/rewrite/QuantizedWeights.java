@@ -161,7 +161,8 @@ public final class QuantizedWeights {
     /**
      * The replacement with its factors (the initializers {@link FactoredLayer#isFactor} names) stored
      * at {@code p}: each read back, before the replacement's own nodes, into a value of the factor's
-     * name. A factor read by a {@code Conv} as its kernel has its channels first, every other last.
+     * name. A factor read by a {@code Conv} as its kernel, or looked up by a {@code Gather}, has its channels
+     * first, every other last.
      */
     public static LinearRewriter.Replacement store(LinearRewriter.Replacement r, String layer, Precision p, long opset) {
         if (p == Precision.FLOAT) {
@@ -176,7 +177,7 @@ public final class QuantizedWeights {
                 continue;
             }
             long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
-            Layout layout = readAsKernel(r.nodes(), t.getName()) ? Layout.CHANNEL_FIRST : Layout.CHANNEL_LAST;
+            Layout layout = channelsFirst(r.nodes(), t.getName()) ? Layout.CHANNEL_FIRST : Layout.CHANNEL_LAST;
             String v = emit(g, t.getName(), dims, Weights.values(t), layout, p, t.getDataType());
             g.renameLastOutput(v, t.getName());
         }
@@ -210,9 +211,13 @@ public final class QuantizedWeights {
         return new LinearRewriter.Replacement(new ArrayList<>(g.nodes()), new ArrayList<>(g.initializers()), 0, null);
     }
 
-    private static boolean readAsKernel(List<Onnx.NodeProto> nodes, String name) {
+    /** Whether a factor has its channels first: a Conv's kernel, or a table a Gather looks rows up in (one scale a row). */
+    private static boolean channelsFirst(List<Onnx.NodeProto> nodes, String name) {
         for (Onnx.NodeProto n : nodes) {
             if (n.getOpType().equals("Conv") && n.getInputCount() > 1 && n.getInput(1).equals(name)) {
+                return true;
+            }
+            if (n.getOpType().equals("Gather") && n.getInput(0).equals(name)) {
                 return true;
             }
         }
