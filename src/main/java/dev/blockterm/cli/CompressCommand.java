@@ -78,7 +78,7 @@ final class CompressCommand implements Callable<Integer> {
         if (factors != null) {
             // the handoff carries float factors: a factor stored at int8 or int4 would come back float
             if (fit.bits != null && options.bits().size() > 1) {
-                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--factors: the handoff writes "
+                throw new IllegalArgumentException("--factors: the handoff writes "
                         + "float factors (they are fine-tuned in float), so it takes --bits 32 only, found --bits "
                         + fit.bits);
             }

@@ -227,7 +227,7 @@ final class FitOptions {
             throw new IllegalArgumentException("--bits: expected a list that holds 32 (the weights' own float type), "
                     + "found " + bits);
         }
-        if (set.size() > 1 && !target().usesCurves()) {
+        if (set.size() > 1 && !target().resolve(false).usesCurves()) {
             throw new IllegalArgumentException("--bits: applies to the targets decided on curves (the default, --ratio, "
                     + "--size, --max-error, --max-output-error), not to per-layer ranks or ratios");
         }

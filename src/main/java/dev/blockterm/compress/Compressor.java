@@ -397,7 +397,7 @@ public final class Compressor {
             }
             if (target instanceof Target.Size z) {
                 // the file: the selected weights' share is what the allocation spends; the rest of the file stays
-                long rest = ModelFiles.serializedBytes(model) - curves.selectedBytes()
+                long rest = ModelFiles.serializedBytes(model) - curves.selectedBytes() + SIZE_OVERHEAD
                         + SIZE_OVERHEAD_PER_LAYER * allocation.curves().size();
                 long smallest = allocation.sizeAt(allocation.steps());
                 if (z.bytes() < rest + smallest) {
@@ -455,10 +455,12 @@ public final class Compressor {
     }
 
     /**
-     * Bytes a layer's replacement may add to the file beyond its tensors' data (node and tensor records,
-     * names, shapes): what a size target keeps aside per selected layer.
+     * Bytes a layer may add to the file beyond its tensors' data (its replacement's node and tensor
+     * records, names and shapes; its rows of the recorded report, JSON and table): what a size target
+     * keeps aside per selected layer, with {@link #SIZE_OVERHEAD} for the report's own lines.
      */
-    static final long SIZE_OVERHEAD_PER_LAYER = 1024;
+    static final long SIZE_OVERHEAD_PER_LAYER = 3072;
+    static final long SIZE_OVERHEAD = 8192;
 
     private static Decision atSize(Allocation allocation, long want, CurveCompression curves, String what) {
         int[] ranks = allocation.ranksFor(want);

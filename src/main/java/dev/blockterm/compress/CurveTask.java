@@ -88,7 +88,7 @@ public record CurveTask(int index, LayerJob job, WeightSource weight, Covariance
     }
 
     /** {@code gram} written to {@code file} for tasks elsewhere. */
-    public static Covariance stage(Matrix gram, Path file) {
+    public static Dense stage(Matrix gram, Path file) {
         StagedBases.write(file, new LowRank.HeldBases(gram, null));
         return new Staged(file.toString());
     }

@@ -21,9 +21,11 @@ import java.util.List;
  *
  * <ul>
  *   <li>float16: the values as float16, then {@code Cast} to the tensor's type (any opset).</li>
- *   <li>int8 at opset 13 and later: {@code DequantizeLinear(q, s)} with {@code axis} the channel axis
- *       (no zero point: the scheme is symmetric); earlier: {@code Cast(q)} then {@code Mul} by the
- *       scales broadcast along the channel axis.</li>
+ *   <li>int8: {@code Cast(q)} then {@code Mul} by the scales broadcast along the channel axis, at every
+ *       opset. Not {@code DequantizeLinear}: ONNX Runtime (1.20) treats a {@code DequantizeLinear} weight
+ *       as a QDQ node group to fuse, and on a 512x1 factor reshaped before a {@code MatMul} the fused graph
+ *       did not compute the dequantized weight (the digits MLP's output error 1.006 where the dequantized
+ *       factors give 0.839); the {@code Cast}/{@code Mul} subgraph is folded to a float constant at load.</li>
  *   <li>int4: {@code u = q + 8} in {@code [1, 15]} packed two per uint8 (the first half of the values in
  *       the low nibbles, the second half in the high ones), read back as
  *       {@code p = Cast(bytes)}, {@code hi = Floor(p / 16)}, {@code lo = p - 16 hi},
@@ -31,9 +33,8 @@ import java.util.List;
  *       scales. One float path at every opset this tool writes (7 and later): {@code BitShift} needs
  *       opset 11 and {@code BitwiseAnd} 18, and ONNX Runtime has no integer {@code Sub} on uint8.</li>
  * </ul>
- * Every input of these nodes is a constant: ONNX Runtime folds the Cast/Mul and int4 subgraphs at
- * session creation (the file is small, the weight is held as float in memory); it keeps
- * {@code DequantizeLinear} in the graph (its QDQ handling), so that form is dequantized at every run.
+ * Every input of these nodes is a constant: ONNX Runtime folds them at session creation, so the file
+ * is small while the weight is held as float in memory and runs at float speed.
  */
 public final class QuantizedWeights {
 
@@ -98,20 +99,12 @@ public final class QuantizedWeights {
                 Quantized q = Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);
                 int[] ordered = layout == Layout.CHANNEL_LAST ? q.q() : transpose(q.q(), rows, cols);
                 String qs = g.addInitializer(int8s(name + ".int8", dims, ordered));
-                if (g.opset() >= 13) {
-                    String s = g.addInitializer(floats(name + ".scale", new long[] {cols}, q.scales()));
-                    Onnx.AttributeProto axis = Onnx.AttributeProto.newBuilder().setName("axis")
-                            .setType(Onnx.AttributeProto.AttributeType.INT)
-                            .setI(layout == Layout.CHANNEL_LAST ? rank - 1 : 0).build();
-                    value = g.op("DequantizeLinear", List.of(qs, s), List.of(axis));
-                } else {
-                    long[] scaleDims = new long[layout == Layout.CHANNEL_LAST ? 1 : rank];
-                    java.util.Arrays.fill(scaleDims, 1);
-                    scaleDims[0] = cols;
-                    String s = g.addInitializer(floats(name + ".scale", scaleDims, q.scales()));
-                    String f = g.op("Cast", List.of(qs), List.of(to(Weights.FLOAT)));
-                    value = g.op("Mul", List.of(f, s), List.of());
-                }
+                long[] scaleDims = new long[layout == Layout.CHANNEL_LAST ? 1 : rank];
+                java.util.Arrays.fill(scaleDims, 1);
+                scaleDims[0] = cols;
+                String s = g.addInitializer(floats(name + ".scale", scaleDims, q.scales()));
+                String f = g.op("Cast", List.of(qs), List.of(to(Weights.FLOAT)));
+                value = g.op("Mul", List.of(f, s), List.of());
             }
             case INT4 -> {
                 Quantized q = Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);

@@ -80,7 +80,7 @@ class StagedBasesTest {
     @Test
     void aStagedCovarianceReadsBackExactly() {
         Matrix g = gaussian(9, 9, 8);
-        CurveTask.Covariance c = CurveTask.stage(g, dir.resolve("cov.bin"));
+        CurveTask.Dense c = CurveTask.stage(g, dir.resolve("cov.bin"));
         assertArrayEquals(g.data(), c.read().data());
     }
 

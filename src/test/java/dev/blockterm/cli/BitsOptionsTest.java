@@ -1,0 +1,66 @@
+package dev.blockterm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blockterm.onnx.ModelFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** --bits and --size through the command line: what they write, and one line for what they refuse. */
+class BitsOptionsTest {
+
+    static final String MLP = "models/digits_mlp.onnx";
+
+    @TempDir
+    Path dir;
+
+    /** Refused with exit code {@code code} (0: a usage error, which exits 1 or 2 as the option's own checks do). */
+    private void refused(int code, String expected, String... args) throws Exception {
+        CliRun run = CliRun.of(args);
+        if (code == 0) {
+            assertTrue(run.code() == 1 || run.code() == 2, run.code() + ": " + run.err());
+        } else {
+            assertEquals(code, run.code(), run.err());
+        }
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.err().contains(expected), run.err());
+        try (var files = Files.list(dir)) {
+            assertFalse(files.findAny().isPresent(), "nothing is left behind");
+        }
+    }
+
+    @Test
+    void badBitsAndSizesAreRefusedInOneLineLeavingNothing() throws Exception {
+        String out = dir.resolve("o.onnx").toString();
+        refused(0, "--bits: expected 32, 16, 8 or 4, found 3", "compress", MLP, "-o", out, "--bits", "3");
+        refused(0, "--bits: expected a list that holds 32", "compress", MLP, "-o", out, "--bits", "8,4");
+        refused(0, "--size: expected a byte count or a number with a unit", "compress", MLP, "-o", out, "--size", "big");
+        refused(0, "--size: unknown unit 'XB'", "compress", MLP, "-o", out, "--size", "3XB");
+        refused(0, "choose one", "compress", MLP, "-o", out, "--size", "1MB", "--ratio", "2");
+        refused(0, "--bits: applies to the targets decided on curves", "compress", MLP, "-o", out, "--layer-ratio", "2",
+                "--bits", "32,8");
+        refused(0, "--factors: the handoff writes float factors", "compress", MLP, "-o", out, "--bits", "32,8",
+                "--factors", dir.resolve("f.safetensors").toString());
+        refused(1, "size: 1.0 kB (1000 bytes) is not reachable", "compress", MLP, "-o", out, "--size", "1kB", "-q");
+    }
+
+    @Test
+    void aSizeTargetWritesAFileOfAtMostThatSize() {
+        Path out = dir.resolve("small.onnx");
+        CliRun run = CliRun.of("compress", MLP, "-o", out.toString(), "--size", "150kB", "--calibration",
+                "testdata/digits_calib_x.npy", "-q", "--no-latency-check");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(ModelFiles.read(out).getSerializedSize() <= 150_000, run.out());
+        assertTrue(run.out().contains("reference, measured in this run: int8 alone"), run.out());
+        assertTrue(run.out().contains("at most 150.0 kB (150000 bytes) in the file"), run.out());
+        CliRun floats = CliRun.of("compress", MLP, "-o", dir.resolve("f.onnx").toString(), "--ratio", "4", "--bits", "32",
+                "-q", "--no-latency-check");
+        assertEquals(0, floats.code(), floats.err());
+        assertTrue(floats.out().lines().filter(l -> l.startsWith("/")).noneMatch(l -> l.contains(" int8 ")
+                || l.contains(" int4 ") || l.contains(" fp16 ")), floats.out());
+    }
+}
