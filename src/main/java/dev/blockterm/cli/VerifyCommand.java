@@ -86,11 +86,12 @@ final class VerifyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--labels and --embedding: choose one");
             }
             String m = mask != null ? mask : feeds.containsKey("attention_mask") ? "attention_mask" : null;
-            out.printf(Locale.ROOT, "%-20s %6s %12s %12s%n", "output", "rows", "mean cosine", "min cosine");
+            out.printf(Locale.ROOT, "%-20s %6s %12s %12s %20s%n", "output", "rows", "mean cosine", "min cosine",
+                    "nearest-neighbour");
             for (Verification.EmbeddingComparison c : Verification.compareEmbeddings(original, compressed, feeds, m,
                     threads)) {
-                out.printf(Locale.ROOT, "%-20s %6d %12.6f %12.6f%n", c.name(), c.rows(), c.meanCosine(),
-                        c.minCosine());
+                out.printf(Locale.ROOT, "%-20s %6d %12.6f %12.6f %20.4f%n", c.name(), c.rows(), c.meanCosine(),
+                        c.minCosine(), c.neighbourAgreement());
             }
             out.flush();
             return 0;

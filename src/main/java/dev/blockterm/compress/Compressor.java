@@ -52,10 +52,12 @@ public final class Compressor {
      *
      * @param rewritten the compressed layers that run factored (fully connected and convolutions) and
      *                  what replaced them, to time them alone
+     * @param int8Alone the reference the report measures: the input with every selected layer's weight at
+     *                  int8, nothing factored (null where the bits axis was not offered int8)
      */
     public record Result(Onnx.ModelProto model, CompressionReport report, Map<String, LayerFit> fits,
-                         Supplier<List<FactoredLayer>> factoredLayers, List<Rewritten> rewritten, Staging staging)
-            implements AutoCloseable {
+                         Supplier<List<FactoredLayer>> factoredLayers, List<Rewritten> rewritten, Staging staging,
+                         Onnx.ModelProto int8Alone) implements AutoCloseable {
         /** The compressed layers' factors and how they contract (for {@code --factors}; made when asked for). */
         public List<FactoredLayer> factored() {
             return factoredLayers.get();
@@ -314,10 +316,10 @@ public final class Compressor {
             quality = new ModelQuality(probe.inputs(), probe.generated(), probe.measure(out), goal);
         }
         CompressionReport.Reference reference = null;
-        if (probe != null && plan.int8Alone() != null) {
+        Onnx.ModelProto int8 = plan.int8Alone() == null ? null : assemble(model, plan.int8Alone());
+        if (probe != null && int8 != null) {
             progress.accept("running the reference (every selected layer's weight at int8, nothing factored) on "
                     + probe.inputs());
-            Onnx.ModelProto int8 = assemble(model, plan.int8Alone());
             reference = new CompressionReport.Reference("int8 alone (every selected layer's weight at int8 with "
                     + "per-channel scales, nothing factored)", ModelFiles.serializedBytes(int8),
                     new ModelQuality(probe.inputs(), probe.generated(), probe.measure(int8), "int8 alone"));
@@ -333,7 +335,7 @@ public final class Compressor {
                 parameters(model), weightsAfter(model, out, reports), ModelFiles.serializedBytes(input),
                 ModelFiles.serializedBytes(withMeta), (System.nanoTime() - started) / 1e9, quality, reference);
         return new Result(withMeta, report, fits, () -> factored.stream().map(Supplier::get).toList(), rewritten,
-                staging);
+                staging, int8);
     }
 
     /**

