@@ -650,7 +650,7 @@ final class CurveCompression {
             return job.rewrite(f.curve().factors(id));
         }
         if (b.rank() == 0) {
-            return job.denseRewrite(b.precision());
+            return job.denseRewrite(b.precision(), b.quantized());
         }
         LowRank curve = f.curve();
         return m -> dev.blockterm.rewrite.QuantizedWeights.store(job.rewrite(curve.factors(b.rank())).apply(m), job.name(),

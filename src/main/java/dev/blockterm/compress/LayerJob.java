@@ -52,8 +52,12 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
         return false;
     }
 
-    /** The rewrite that keeps the layer dense with its weight stored at {@code p} (read back at load). */
-    Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p);
+    /**
+     * The rewrite that keeps the layer dense with its weight stored at {@code p} (read back at load), its
+     * values as {@code given} where they were quantized already (else null).
+     */
+    Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p,
+                                                                       dev.blockterm.quantize.Quantized given);
 
     /** FLOPs per sample of a block term on another tensorization (0 for a weight rebuilt at load). */
     double flops(Tensorization tz, Candidates.Candidate c);
@@ -105,10 +109,11 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return m -> LinearRewriter.rewrite(m, layer, tz, bt, batch);
         }
 
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p,
+                                                                              dev.blockterm.quantize.Quantized given) {
             QuantizedWeights.Layout layout = layer.transposed() ? QuantizedWeights.Layout.CHANNEL_FIRST
                     : QuantizedWeights.Layout.CHANNEL_LAST;
-            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), layout, p);
+            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), layout, p, given);
         }
 
         public double flops(Tensorization tz, Candidates.Candidate c) {
@@ -166,8 +171,10 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return null;
         }
 
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
-            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p);
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p,
+                                                                              dev.blockterm.quantize.Quantized given) {
+            return m -> denseNode(m, layer.nodeIndex(), layer.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p,
+                    given);
         }
 
         public double flops(Tensorization tz, Candidates.Candidate c) {
@@ -225,7 +232,8 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return m -> WeightRebuilder.rewrite(m, weight, tz, bt, dataType);
         }
 
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p,
+                                                                              dev.blockterm.quantize.Quantized given) {
             return m -> QuantizedWeights.storedDense(dev.blockterm.onnx.Graphs.initializers(m.getGraph()).get(weight.name()),
                     QuantizedWeights.Layout.CHANNEL_LAST, p, dev.blockterm.onnx.Graphs.opset(m));
         }
@@ -291,8 +299,10 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
             return null;
         }
 
-        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p) {
-            return m -> denseNode(m, table.nodeIndex(), table.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p);
+        public Function<Onnx.ModelProto, LinearRewriter.Replacement> denseRewrite(dev.blockterm.quantize.Precision p,
+                                                                              dev.blockterm.quantize.Quantized given) {
+            return m -> denseNode(m, table.nodeIndex(), table.weightName(), QuantizedWeights.Layout.CHANNEL_FIRST, p,
+                    given);
         }
 
         @Override
@@ -315,11 +325,12 @@ sealed interface LayerJob extends java.io.Serializable permits LayerJob.Linear, 
 
     /** Node {@code index} unchanged but for its weight {@code weight}, stored at {@code p} and read back first. */
     private static LinearRewriter.Replacement denseNode(Onnx.ModelProto m, int index, String weight,
-                                                        QuantizedWeights.Layout layout, dev.blockterm.quantize.Precision p) {
+                                                        QuantizedWeights.Layout layout, dev.blockterm.quantize.Precision p,
+                                                        dev.blockterm.quantize.Quantized given) {
         Onnx.NodeProto node = m.getGraph().getNode(index);
         int input = node.getInputList().lastIndexOf(weight);
         return QuantizedWeights.dense(node, input, dev.blockterm.onnx.Graphs.initializers(m.getGraph()).get(weight), layout,
-                p, dev.blockterm.onnx.Graphs.opset(m));
+                p, dev.blockterm.onnx.Graphs.opset(m), given);
     }
 
     static Tensorization plain(int rows, int cols) {

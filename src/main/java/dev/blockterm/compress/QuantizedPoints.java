@@ -26,9 +26,11 @@ final class QuantizedPoints {
 
     /**
      * A point: the dense weight ({@code rank} 0) or the rank-{@code rank} factors stored at
-     * {@code precision}, its bytes, and its relative error in the layer's metric.
+     * {@code precision}, its bytes, and its relative error in the layer's metric; {@code quantized}: the
+     * dense weight's values where they were quantized with error feedback (GPTQ, in the metric of the
+     * layer's inputs), which the written model then stores as they are; else null (rounded to nearest).
      */
-    record Point(int rank, Precision precision, long bytes, double error) {
+    record Point(int rank, Precision precision, long bytes, double error, dev.blockterm.quantize.Quantized quantized) {
     }
 
     /** The ranks tried, as fractions of the largest offered rank (the allocation's hull needs only a spread). */
@@ -71,16 +73,26 @@ final class QuantizedPoints {
             }
         }
         for (Precision p : precisions) {
-            Matrix wq = stored(w, p, dataType, rowScales);
+            dev.blockterm.quantize.Quantized q = null;
+            Matrix wq;
+            if (metric instanceof LayerMetric.Gram g && p.integer() && !rowScales) {
+                // rounding to nearest is the optimum of the weight's own metric; in the inputs' one, GPTQ
+                q = dev.blockterm.quantize.Gptq.quantize(rounded(w, dataType).data(), w.rows(), w.cols(), p,
+                        dev.blockterm.decompose.Whitening.damped(g.xtx(), dev.blockterm.decompose.Whitening.DEFAULT_DAMPING)
+                                .data());
+                wq = new Matrix(w.rows(), w.cols(), Quantizer.values(q));
+            } else {
+                wq = stored(w, p, dataType, rowScales);
+            }
             out.add(new Point(0, p, Quantizer.bytes(w.rows(), w.cols(), p, width),
-                    relative(w, wq, metric, curve.total())));
+                    relative(w, wq, metric, curve.total()), q));
         }
         for (int r : ranks) {
             Matrix[] ab = curve.factors(r);
             for (Precision p : precisions) {
                 Matrix approx = stored(ab[0], p, dataType, rowScales).times(stored(ab[1], p, dataType, false));
                 long bytes = Quantizer.bytes(ab[0].rows(), r, p, width) + Quantizer.bytes(r, ab[1].cols(), p, width);
-                out.add(new Point(r, p, bytes, relative(w, approx, metric, curve.total())));
+                out.add(new Point(r, p, bytes, relative(w, approx, metric, curve.total()), null));
             }
         }
         return out;
@@ -89,7 +101,8 @@ final class QuantizedPoints {
     /** The dense weight point {@code b} computes, as the written model computes it. */
     static Matrix approximation(Matrix w, LowRank curve, Point b, int dataType, boolean rowScales) {
         if (b.rank() == 0) {
-            return stored(w, b.precision(), dataType, rowScales);
+            return b.quantized() != null ? new Matrix(w.rows(), w.cols(), Quantizer.values(b.quantized()))
+                    : stored(w, b.precision(), dataType, rowScales);
         }
         Matrix[] ab = curve.factors(b.rank());
         return stored(ab[0], b.precision(), dataType, rowScales).times(stored(ab[1], b.precision(), dataType, false));

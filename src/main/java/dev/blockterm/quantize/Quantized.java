@@ -17,8 +17,9 @@ package dev.blockterm.quantize;
  * @param rows        rows of M
  * @param cols        columns (output channels) of M
  * @param group       rows per scale group
- * @param q           the quantized values of the padded matrix ({@code paddedRows x cols}, row-major)
+ * @param q           the quantized values of the padded matrix ({@code paddedRows x cols}, row-major; each in
+ *                    {@code [-L, L]}, so a byte)
  * @param scales      {@code groups x cols}, row-major
  */
-public record Quantized(Precision precision, int rows, int cols, int group, int[] q, float[] scales) {
+public record Quantized(Precision precision, int rows, int cols, int group, byte[] q, float[] scales) {
 }

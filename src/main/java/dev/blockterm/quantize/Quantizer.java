@@ -45,11 +45,11 @@ public final class Quantizer {
             // an all-zero group keeps scale 1 (its values are 0 either way)
             scales[s] = scales[s] == 0 ? 1f : scales[s] / p.levels();
         }
-        int[] q = new int[padded * cols];
+        byte[] q = new byte[padded * cols];
         for (int i = 0; i < rows; i++) {
             for (int c = 0; c < cols; c++) {
                 double v = values[i * cols + c] / scales[(i / g) * cols + c];
-                q[i * cols + c] = (int) Math.max(-p.levels(), Math.min(p.levels(), Math.rint(v)));
+                q[i * cols + c] = (byte) Math.max(-p.levels(), Math.min(p.levels(), Math.rint(v)));
             }
         }
         return new Quantized(p, rows, cols, g, q, scales);

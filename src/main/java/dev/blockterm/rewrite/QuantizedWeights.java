@@ -82,6 +82,16 @@ public final class QuantizedWeights {
      */
     public static String emit(GraphBuilder g, String name, long[] dims, double[] stored, Layout layout, Precision p,
                               int dataType) {
+        return emit(g, name, dims, stored, layout, p, dataType, null);
+    }
+
+    /**
+     * As {@link #emit(GraphBuilder, String, long[], double[], Layout, Precision, int)}, with the values
+     * already quantized ({@code given}, as the tensor's {@link Quantizer} matrix: by {@link
+     * dev.blockterm.quantize.Gptq}, say), or null to quantize them here.
+     */
+    public static String emit(GraphBuilder g, String name, long[] dims, double[] stored, Layout layout, Precision p,
+                              int dataType, Quantized given) {
         int[] rc = rowsCols(dims, layout);
         int rows = rc[0];
         int cols = rc[1];
@@ -96,8 +106,8 @@ public final class QuantizedWeights {
                 return g.op("Cast", List.of(h), List.of(to(dataType)));
             }
             case INT8 -> {
-                Quantized q = Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);
-                int[] ordered = layout == Layout.CHANNEL_LAST ? q.q() : transpose(q.q(), rows, cols);
+                Quantized q = given != null ? given : Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);
+                byte[] ordered = layout == Layout.CHANNEL_LAST ? q.q() : transpose(q.q(), rows, cols);
                 String qs = g.addInitializer(int8s(name + ".int8", dims, ordered));
                 long[] scaleDims = new long[layout == Layout.CHANNEL_LAST ? 1 : rank];
                 java.util.Arrays.fill(scaleDims, 1);
@@ -107,10 +117,10 @@ public final class QuantizedWeights {
                 value = g.op("Mul", List.of(f, s), List.of());
             }
             case INT4 -> {
-                Quantized q = Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);
+                Quantized q = given != null ? given : Quantizer.quantize(matrix(stored, dims, layout), rows, cols, p);
                 int padded = q.q().length / cols;
                 int groups = padded / q.group();
-                int[] ordered = layout == Layout.CHANNEL_LAST ? q.q() : transpose(q.q(), padded, cols);
+                byte[] ordered = layout == Layout.CHANNEL_LAST ? q.q() : transpose(q.q(), padded, cols);
                 String packed = g.addInitializer(packed(name + ".int4", ordered));
                 String f = g.op("Cast", List.of(packed), List.of(to(Weights.FLOAT)));
                 String sixteen = g.addInitializer(floats(name + ".16", new long[0], new float[] {16f}));
@@ -182,14 +192,15 @@ public final class QuantizedWeights {
     }
 
     /**
-     * A layer left dense with its weight (input {@code input} of node {@code node}) stored at {@code p}:
-     * the weight read back first, then the node itself reading it.
+     * A layer left dense with its weight (input {@code input} of node {@code node}) stored at {@code p}
+     * (its values quantized already where {@code given} is not null): the weight read back first, then
+     * the node itself reading it.
      */
     public static LinearRewriter.Replacement dense(Onnx.NodeProto node, int input, Onnx.TensorProto weight,
-                                                   Layout layout, Precision p, long opset) {
+                                                   Layout layout, Precision p, long opset, Quantized given) {
         GraphBuilder g = new GraphBuilder((node.getName().isEmpty() ? weight.getName() : node.getName()) + ".stored", opset);
         long[] dims = weight.getDimsList().stream().mapToLong(Long::longValue).toArray();
-        String v = emit(g, weight.getName(), dims, Weights.values(weight), layout, p, weight.getDataType());
+        String v = emit(g, weight.getName(), dims, Weights.values(weight), layout, p, weight.getDataType(), given);
         List<Onnx.NodeProto> nodes = new ArrayList<>(g.nodes());
         nodes.add(node.toBuilder().setInput(input, v).build());
         return new LinearRewriter.Replacement(nodes, new ArrayList<>(g.initializers()), 0, null);
@@ -227,8 +238,8 @@ public final class QuantizedWeights {
         return t;
     }
 
-    private static int[] transpose(int[] m, int rows, int cols) {
-        int[] t = new int[m.length];
+    private static byte[] transpose(byte[] m, int rows, int cols) {
+        byte[] t = new byte[m.length];
         for (int i = 0; i < rows; i++) {
             for (int j = 0; j < cols; j++) {
                 t[j * rows + i] = m[i * cols + j];
@@ -247,16 +258,12 @@ public final class QuantizedWeights {
                 .build();
     }
 
-    private static Onnx.TensorProto int8s(String name, long[] dims, int[] q) {
-        byte[] b = new byte[q.length];
-        for (int i = 0; i < q.length; i++) {
-            b[i] = (byte) q[i];
-        }
-        return raw(name, dims, Onnx.TensorProto.DataType.INT8_VALUE, b);
+    private static Onnx.TensorProto int8s(String name, long[] dims, byte[] q) {
+        return raw(name, dims, Onnx.TensorProto.DataType.INT8_VALUE, q);
     }
 
     /** {@code u = q + 8}, the first half in the low nibbles, the second half in the high ones. */
-    private static Onnx.TensorProto packed(String name, int[] q) {
+    private static Onnx.TensorProto packed(String name, byte[] q) {
         int half = (q.length + 1) / 2;
         byte[] b = new byte[half];
         for (int k = 0; k < half; k++) {
