@@ -84,18 +84,23 @@ final class QuantizedPoints {
             } else {
                 wq = stored(w, p, dataType, rowScales);
             }
-            out.add(new Point(0, p, Quantizer.bytes(w.rows(), w.cols(), p, width),
+            out.add(new Point(0, p, bytes(w.rows(), w.cols(), p, width, rowScales),
                     relative(w, wq, metric, curve.total()), q));
         }
         for (int r : ranks) {
             Matrix[] ab = curve.factors(r);
             for (Precision p : precisions) {
                 Matrix approx = stored(ab[0], p, dataType, rowScales).times(stored(ab[1], p, dataType, false));
-                long bytes = Quantizer.bytes(ab[0].rows(), r, p, width) + Quantizer.bytes(r, ab[1].cols(), p, width);
+                long bytes = bytes(ab[0].rows(), r, p, width, rowScales) + bytes(r, ab[1].cols(), p, width, false);
                 out.add(new Point(r, p, bytes, relative(w, approx, metric, curve.total()), null));
             }
         }
         return out;
+    }
+
+    /** The bytes of a {@code rows x cols} matrix stored at {@code p}, its channels its columns or its rows. */
+    static long bytes(int rows, int cols, Precision p, int width, boolean channelsAreRows) {
+        return channelsAreRows ? Quantizer.bytes(cols, rows, p, width) : Quantizer.bytes(rows, cols, p, width);
     }
 
     /** The dense weight point {@code b} computes, as the written model computes it. */

@@ -109,6 +109,12 @@ class BitsAxisTest {
                 for (int id : sample) {
                     int[] point = new int[allocation.curves().size()];
                     point[c] = id;
+                    // the bytes the allocation counts are the bytes the replacement stores (shapes and biases aside)
+                    long stored = curves.replacements(point).get(0).rewrite().apply(model).initializers().stream()
+                            .filter(t -> t.getDataType() != Weights.INT64 && t.getDimsCount() > 0)
+                            .mapToLong(t -> t.getRawData().size()).sum();
+                    assertEquals(allocation.curves().get(c).sizes()[java.util.Arrays.stream(ids).boxed().toList()
+                            .indexOf(id)], stored, allocation.curves().get(c).name() + " point " + id + " bytes");
                     double fed = weightFed.worstError(curves.weights(point));
                     double written = probe.worstError(Compressor.assemble(model, curves.replacements(point)));
                     assertEquals(fed, written, 1e-4 * (1 + fed), allocation.curves().get(c).name() + " point " + id);
