@@ -401,13 +401,27 @@ public final class Compressor {
                 // the file: the selected weights' share is what the allocation spends; the rest of the file stays
                 long rest = ModelFiles.serializedBytes(model) - curves.selectedBytes() + SIZE_OVERHEAD
                         + SIZE_OVERHEAD_PER_LAYER * allocation.curves().size();
+                // (the first estimate of the rest of the file: the unselected weights, the graph, the report)
                 long smallest = allocation.sizeAt(allocation.steps());
                 if (z.bytes() < rest + smallest) {
                     throw new IllegalArgumentException("size: " + Target.Size.text(z.bytes()) + " is not reachable: the "
                             + "rest of the file holds " + Target.Size.text(rest) + ", and the selected layers at their "
                             + "smallest " + Target.Size.text(smallest));
                 }
-                return atSize(allocation, z.bytes() - rest, curves, Target.Size.text(z.bytes()) + " in the file");
+                // the node records and names the replacements add are measured on the assembled candidate, the
+                // recorded report estimated: the allocation's target shrinks by any excess, at most a few times
+                long want = z.bytes() - rest;
+                Decision d = atSize(allocation, want, curves, Target.Size.text(z.bytes()) + " in the file");
+                for (int tries = 0; tries < 4; tries++) {
+                    long file = ModelFiles.serializedBytes(assemble(model, curves.replacements(d.ranks())))
+                            + SIZE_OVERHEAD + SIZE_OVERHEAD_PER_LAYER * allocation.curves().size();
+                    if (file <= z.bytes()) {
+                        break;
+                    }
+                    want -= file - z.bytes();
+                    d = atSize(allocation, want, curves, Target.Size.text(z.bytes()) + " in the file");
+                }
+                return d;
             }
             if (target instanceof Target.Budget b) {
                 long smallest = allocation.sizeAt(allocation.steps());
@@ -457,9 +471,9 @@ public final class Compressor {
     }
 
     /**
-     * Bytes a layer may add to the file beyond its tensors' data (its replacement's node and tensor
-     * records, names and shapes; its rows of the recorded report, JSON and table): what a size target
-     * keeps aside per selected layer, with {@link #SIZE_OVERHEAD} for the report's own lines.
+     * Bytes a layer's rows of the recorded report (JSON and table) may take in the file: what a size
+     * target keeps aside per selected layer beyond the assembled candidate it measures, with
+     * {@link #SIZE_OVERHEAD} for the report's own lines.
      */
     static final long SIZE_OVERHEAD_PER_LAYER = 3072;
     static final long SIZE_OVERHEAD = 8192;
