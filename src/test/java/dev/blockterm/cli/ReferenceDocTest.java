@@ -24,8 +24,8 @@ import picocli.CommandLine.Model.OptionSpec;
  * {@code docs/reference.md} against picocli's usage, so the two cannot drift: the reference holds,
  * after a marker line {@code <!-- usage: NAME -->}, each command's usage text verbatim in a fenced
  * block ({@code blockterm} itself and every subcommand), rendered at {@value #WIDTH} columns without
- * colours; every option of every command is named there, and every {@code --option} the reference
- * names exists.
+ * colours; every option of every command is named there, and every {@code --option} the reference,
+ * the README and the other pages of {@code docs/} name exists.
  *
  * <p>After changing an option, regenerate the blocks (the prose around them stays as written):
  * {@code mvn -B -o -q test -Dtest=ReferenceDocTest -Dreference.update=true}
@@ -144,6 +144,27 @@ class ReferenceDocTest {
         unknown.removeAll(options);
         assertTrue(unknown.isEmpty(), REFERENCE + " names options no command has: " + unknown
                 + " (options: " + options + ")");
+    }
+
+    /** The README and the other pages name only options that exist too (a {@code #--anchor} is no option). */
+    @Test
+    void everyOptionTheOtherDocsNameExists() throws IOException {
+        List<Path> pages = new ArrayList<>(List.of(Path.of("README.md")));
+        try (var docs = Files.list(REFERENCE.getParent())) {
+            docs.filter(p -> p.toString().endsWith(".md") && !p.equals(REFERENCE)).sorted().forEach(pages::add);
+        }
+        Set<String> options = optionNames();
+        Pattern named = Pattern.compile("(?<![\\w#-])--[a-z][a-z0-9-]*");
+        for (Path page : pages) {
+            Set<String> unknown = new TreeSet<>();
+            Matcher m = named.matcher(Files.readString(page, StandardCharsets.UTF_8));
+            while (m.find()) {
+                if (!options.contains(m.group())) {
+                    unknown.add(m.group());
+                }
+            }
+            assertTrue(unknown.isEmpty(), page + " names options no command has: " + unknown);
+        }
     }
 
     @Test
