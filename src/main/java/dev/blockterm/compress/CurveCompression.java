@@ -376,7 +376,9 @@ final class CurveCompression {
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < fitted.size(); i++) {
             Fitted f = fitted.get(i);
-            if (f.rankOf(ranks[i]) > 0 && f.whitened() && !(f.job() instanceof LayerJob.Stored)) {
+            QuantizedPoints.Point b = f.bitsPoint(ranks[i]);
+            boolean refit = f.rankOf(ranks[i]) > 0 || b != null && b.precision().integer();
+            if (refit && f.whitened() && !(f.job() instanceof LayerJob.Stored)) {
                 order.add(i);
             }
         }
@@ -422,12 +424,26 @@ final class CurveCompression {
                 }
                 Matrix w = f.weight().get();
                 int rank = f.rankOf(ranks[i]);
-                LowRank curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING,
-                        Math.min(rank, Math.min(w.rows(), w.cols()))); // only the chosen rank is asked for
-                Matrix[] ab = curve.factors(Math.min(rank, curve.maxRank()));
-                double error = LowRank.compensatedError(w, ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
+                LowRank curve = f.curve();
+                double error = Double.NaN;
+                if (rank > 0) {
+                    curve = LowRank.compensated(w, c.gPrime(), c.cross(), Whitening.DEFAULT_DAMPING,
+                            Math.min(rank, Math.min(w.rows(), w.cols()))); // only the chosen rank is asked for
+                    Matrix[] ab = curve.factors(Math.min(rank, curve.maxRank()));
+                    error = LowRank.compensatedError(w, ab[0].times(ab[1]), c.g(), c.gPrime(), c.cross());
+                }
+                List<QuantizedPoints.Point> bits = f.bits();
+                QuantizedPoints.Point b = f.bitsPoint(ranks[i]);
+                if (b != null) {
+                    // the chosen point stored from the refitted values (GPTQ of the compensated weight for a dense one)
+                    bits = new ArrayList<>(bits);
+                    QuantizedPoints.Point refitted = QuantizedPoints.compensated(w, b, curve, f.dataType(), c.g(),
+                            c.gPrime(), c.cross());
+                    bits.set(bits.indexOf(b), refitted);
+                    error = refitted.error();
+                }
                 fitted.set(i, new Fitted(f.job(), f.weight(), curve, true, f.delta(), f.seconds(), f.speedCap(),
-                        f.lowRank(), f.als(), error, f.bits(), f.dataType(), f.idBase()));
+                        f.lowRank(), f.als(), error, List.copyOf(bits), f.dataType(), f.idBase()));
             }
         }
     }
@@ -744,7 +760,10 @@ final class CurveCompression {
         }
         double weightError = norm == 0 ? 0 : Math.sqrt(diff / norm);
         double outputError = Double.NaN;
-        if (f.whitened()) {
+        boolean sequential = !Double.isNaN(f.compensatedError());
+        if (sequential) {
+            outputError = bits.error(); // refitted: against the original outputs, from the compressed model's inputs
+        } else if (f.whitened()) {
             // the point's error is in the damped metric: ||X D||^2 = e^2 total - delta ||D||^2
             double total = f.curve().total();
             double out = Math.max(0, bits.error() * bits.error() * total - f.delta() * diff);
@@ -753,7 +772,8 @@ final class CurveCompression {
         }
         int r = bits.rank();
         String precision = bits.precision().label(dev.blockterm.onnx.Weights.width(f.dataType()));
-        String layout = r == 0 ? "dense" : f.whitened() ? "low-rank whitened" : "low-rank";
+        String layout = r == 0 ? (sequential ? "dense sequential" : "dense") : sequential ? "low-rank sequential"
+                : f.whitened() ? "low-rank whitened" : "low-rank";
         String tensorization = r == 0 ? job.shape() : job instanceof LayerJob.Conv c ? convForm(c.layer(), r)
                 : job.rows() + " x " + job.cols();
         long params = r == 0 ? job.parameters() : (long) r * (job.rows() + job.cols());

@@ -98,6 +98,33 @@ final class QuantizedPoints {
         return out;
     }
 
+    /**
+     * Point {@code b} fitted again for a layer whose inputs changed upstream ({@code --sequential}): with
+     * {@code g = X^T X}, {@code gPrime = X'^T X'} and {@code cross = X'^T X}, the output error splits as
+     * {@code ||X W - X' W^||^2 = ||X W - X' W*||^2 + ||X' (W* - W^)||^2} with
+     * {@code W*} the compensated weight ({@link LowRank#compensated}'s identity), so the dense
+     * weight's quantized values are GPTQ's of {@code W*} in the metric of {@code X'}; a low-rank point's
+     * factors are {@code curve}'s (the compensated curve), stored as before. The error is the compensated
+     * one, relative to {@code ||X W||}.
+     */
+    static Point compensated(Matrix w, Point b, LowRank curve, int dataType, Matrix g, Matrix gPrime, Matrix cross) {
+        if (b.rank() > 0 || !b.precision().integer()) {
+            Matrix approx = approximation(w, curve, b, dataType, false);
+            return new Point(b.rank(), b.precision(), b.bytes(), LowRank.compensatedError(w, approx, g, gPrime, cross),
+                    null);
+        }
+        // the ridge pulls toward W rather than toward 0: W* = (G' + delta I)^-1 (C W + delta W), which is W
+        // itself where the inputs did not change, and which keeps the refit from spending the fitting rows'
+        // noise on directions those rows barely see
+        double delta = dev.blockterm.decompose.Whitening.delta(gPrime, dev.blockterm.decompose.Whitening.DEFAULT_DAMPING);
+        Matrix metric = dev.blockterm.decompose.Whitening.damped(gPrime, dev.blockterm.decompose.Whitening.DEFAULT_DAMPING);
+        Matrix target = dev.blockterm.decompose.MetricLeastSquares.pseudoSolve(metric, cross.times(w).plus(w.scale(delta)));
+        dev.blockterm.quantize.Quantized q = dev.blockterm.quantize.Gptq.quantize(rounded(target, dataType).data(),
+                w.rows(), w.cols(), b.precision(), metric.data());
+        Matrix wq = new Matrix(w.rows(), w.cols(), Quantizer.values(q));
+        return new Point(0, b.precision(), b.bytes(), LowRank.compensatedError(w, wq, g, gPrime, cross), q);
+    }
+
     /** The bytes of a {@code rows x cols} matrix stored at {@code p}, its channels its columns or its rows. */
     static long bytes(int rows, int cols, Precision p, int width, boolean channelsAreRows) {
         return channelsAreRows ? Quantizer.bytes(cols, rows, p, width) : Quantizer.bytes(rows, cols, p, width);

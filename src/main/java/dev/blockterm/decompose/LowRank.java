@@ -149,10 +149,13 @@ public final class LowRank {
     /**
      * The curve of a layer whose inputs change upstream (the layers before it compressed): to keep
      * the original outputs {@code X W} from the inputs {@code X'} it now gets, the best weight is
-     * {@code W* = (X'^T X' + delta I)^-1 X'^T X W}, and since
+     * {@code W* = (X'^T X')^-1 X'^T X W}, and since
      * {@code ||X W - X' W^||^2 = ||X W - X' W*||^2 + ||X' (W* - W^)||^2}, the best rank-r weight is
      * the whitened truncation of {@code W*} in the metric of {@code X'} (SVD-LLM's sequential update,
-     * exactly). {@code gPrime = X'^T X'}, {@code cross = X'^T X}.
+     * exactly). {@code gPrime = X'^T X'}, {@code cross = X'^T X}. Damped as the whitened curve is, toward
+     * the weight: {@code ||X W - X' W^||^2 + delta ||W - W^||^2} is least at
+     * {@code W* = (X'^T X' + delta I)^-1 (X'^T X W + delta W)}, which is {@code W} itself where the inputs
+     * did not change (a ridge toward 0 would shrink every refitted weight by the damping).
      */
     public static LowRank compensated(Matrix weight, Matrix gPrime, Matrix cross, double damping) {
         return compensated(weight, gPrime, cross, damping, Math.min(weight.rows(), weight.cols()));
@@ -160,7 +163,8 @@ public final class LowRank {
 
     /** As {@link #compensated(Matrix, Matrix, Matrix, double)}, factors offered up to rank {@code keep} only. */
     public static LowRank compensated(Matrix weight, Matrix gPrime, Matrix cross, double damping, int keep) {
-        Matrix target = MetricLeastSquares.pseudoSolve(Whitening.damped(gPrime, damping), cross.times(weight));
+        Matrix target = MetricLeastSquares.pseudoSolve(Whitening.damped(gPrime, damping),
+                cross.times(weight).plus(weight.scale(Whitening.delta(gPrime, damping))));
         return whitened(target, gPrime, damping, keep);
     }
 
