@@ -140,6 +140,20 @@ class InputOptionsTest {
         assertTrue(fromText.out().contains(" 3 "), "three rows: " + fromText.out());
     }
 
+    /** The tokenizers library aborts the JVM on a WordPiece vocabulary without its unknown token: one line instead. */
+    @Test
+    void aTokenizerWithoutItsUnknownTokenIsRefusedInOneLine() throws IOException {
+        Path text = Files.writeString(dir.resolve("texts.txt"), "The night train.\n");
+        Path tokenizer = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordPiece\", "
+                + "\"unk_token\": \"[UNK]\", \"vocab\": {\"the\": 0}}}");
+        String model = MiniLm.model().toString();
+        assertOneLine(CliRun.of("verify", model, model, "--embedding", "--calibration-text", text.toString(),
+                "--tokenizer", tokenizer.toString()), "tokenizer.json: the WordPiece model's unknown token '[UNK]' is not "
+                + "in its vocabulary (1 token)");
+        assertRefused(MiniLm.model(), "tokenizer.json: the WordPiece model's unknown token", "--calibration-text",
+                text.toString(), "--tokenizer", tokenizer.toString());
+    }
+
     @Test
     void badCalibrationInputsAreRefused() throws IOException {
         Path mlp = CompressEndToEndTest.MLP;
