@@ -390,15 +390,20 @@ public final class ModelRunner implements AutoCloseable {
         Map<String, NpyArray> feeds = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             long[] shape = e.getValue().clone();
-            long n = 1;
+            double n = 1; // in a double: the product of the sizes may overflow a long
             for (int i = 0; i < shape.length; i++) {
                 if (shape[i] < 1) {
                     shape[i] = batch;
                 }
                 n *= shape[i];
             }
+            if (n > InputShapes.MAX_VALUES) {
+                throw new IllegalArgumentException("generated input '" + e.getKey() + "' " + InputShapes.describe(shape)
+                        + ": " + String.format(java.util.Locale.ROOT, "%.3g", n) + " values, more than the "
+                        + InputShapes.MAX_VALUES + " a tensor holds here; give smaller sizes with --input-shape");
+            }
             OnnxJavaType type = types.get(e.getKey());
-            double[] v = new double[Math.toIntExact(n)];
+            double[] v = new double[(int) n];
             for (int i = 0; i < v.length; i++) {
                 v[i] = type == OnnxJavaType.INT64 || type == OnnxJavaType.INT32 ? random.nextInt(2) : random.nextGaussian();
             }
