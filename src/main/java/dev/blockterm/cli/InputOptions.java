@@ -78,18 +78,18 @@ final class InputOptions {
     Map<String, NpyArray> feeds(Path model, InputShapes shapes, List<String> npy, String npyOption, int threads) {
         boolean arrays = npy != null && !npy.isEmpty();
         if ((arrays ? 1 : 0) + (text != null ? 1 : 0) + (images != null ? 1 : 0) > 1) {
-            throw new IllegalArgumentException(npyOption + ", --calibration-text and --calibration-images: give one");
+            throw new UsageError(npyOption + ", --calibration-text and --calibration-images: give one");
         }
         if (text == null && (tokenizer != null || maxLength != null)) {
-            throw new IllegalArgumentException((tokenizer != null ? "--tokenizer" : "--max-length")
+            throw new UsageError((tokenizer != null ? "--tokenizer" : "--max-length")
                     + ": applies to --calibration-text, which is not given");
         }
         if (text != null && tokenizer == null) {
-            throw new IllegalArgumentException("--calibration-text: needs --tokenizer tokenizer.json (the model's "
+            throw new UsageError("--calibration-text: needs --tokenizer tokenizer.json (the model's "
                     + "Hugging Face tokenizer file)");
         }
         if (images == null && (mean != null || std != null || channelOrder != null)) {
-            throw new IllegalArgumentException((mean != null ? "--mean" : std != null ? "--std" : "--channel-order")
+            throw new UsageError((mean != null ? "--mean" : std != null ? "--std" : "--channel-order")
                     + ": applies to --calibration-images, which is not given");
         }
         if (arrays) {

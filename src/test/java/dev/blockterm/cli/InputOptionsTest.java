@@ -57,6 +57,24 @@ class InputOptionsTest {
         assertTrue(run.err().contains(expected), run.err());
     }
 
+    /** A usage error: the message, then where help is; exit 2. */
+    private static void assertUsage(CliRun run, String expected) {
+        assertEquals(2, run.code(), run.err());
+        List<String> lines = run.err().lines().toList();
+        assertEquals(2, lines.size(), run.err());
+        assertTrue(lines.get(0).contains(expected), run.err());
+        assertTrue(lines.get(1).startsWith("Try 'blockterm "), run.err());
+    }
+
+    /** compress refuses options that do not go together, as a usage error, and writes nothing. */
+    private void assertUsageRefused(Path model, String expected, String... extra) {
+        Path out = dir.resolve("out.onnx");
+        List<String> args = new ArrayList<>(List.of("compress", model.toString(), "-o", out.toString(), "-q"));
+        args.addAll(List.of(extra));
+        assertUsage(CliRun.of(args.toArray(String[]::new)), expected);
+        assertFalse(Files.exists(out), "no output file left behind");
+    }
+
     /** compress refuses, in one line, and writes nothing. */
     private void assertRefused(Path model, String expected, String... extra) {
         Path out = dir.resolve("out.onnx");
@@ -109,6 +127,13 @@ class InputOptionsTest {
         assertRefused(model, "sizes must be positive, found 0", "--input-shape", "x=1x1x0x8");
         assertOneLine(CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x8x-8"),
                 "sizes must be positive");
+        assertRefused(model, "input shape 'x=1x1x100000x100000': 1.00e+10 values in one row of input 'x', more than the "
+                + "2147483639 a tensor holds here", "--input-shape", "x=1x1x100000x100000");
+        assertRefused(model, "input shape 'x=1x1x9223372036854775807x9223372036854775807': 8.51e+37 values",
+                "--input-shape", "x=1x1x9223372036854775807x9223372036854775807");
+        assertOneLine(CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x30000x30000"),
+                "generated input 'x' [16, 1, 30000, 30000]: 1.44e+10 values, more than the 2147483639 a tensor holds "
+                        + "here; give smaller sizes with --input-shape");
     }
 
     @Test
@@ -171,16 +196,16 @@ class InputOptionsTest {
         assertRefused(cnn, "give its size with --input-shape x=1x1x224x224", "--calibration-images", images.toString());
         assertRefused(mlp, "absent.json: no such file", "--calibration-text", text.toString(), "--tokenizer",
                 dir.resolve("absent.json").toString());
-        assertRefused(mlp, "--calibration-text: needs --tokenizer", "--calibration-text", text.toString());
-        assertRefused(mlp, "--tokenizer: applies to --calibration-text", "--tokenizer", text.toString());
-        assertRefused(mlp, "--mean: applies to --calibration-images", "--mean", "0.5");
-        assertRefused(mlp, "--calibration, --calibration-text and --calibration-images: give one",
+        assertUsageRefused(mlp, "--calibration-text: needs --tokenizer", "--calibration-text", text.toString());
+        assertUsageRefused(mlp, "--tokenizer: applies to --calibration-text", "--tokenizer", text.toString());
+        assertUsageRefused(mlp, "--mean: applies to --calibration-images", "--mean", "0.5");
+        assertUsageRefused(mlp, "--calibration, --calibration-text and --calibration-images: give one",
                 "--calibration", "testdata/digits_calib_x.npy", "--calibration-images", images.toString());
         assertRefused(mlp, "--calibration-text: the model takes 'input'", "--calibration-text", text.toString(),
                 "--tokenizer", MiniLm.tokenizer().toString());
         assertRefused(cnn, "--channel-order: expected rgb or bgr", "--calibration-images", images.toString(),
                 "--input-shape", shape, "--channel-order", "rbg");
-        assertOneLine(CliRun.of("verify", mlp.toString(), mlp.toString(), "--inputs", "testdata/digits_x.npy",
+        assertUsage(CliRun.of("verify", mlp.toString(), mlp.toString(), "--inputs", "testdata/digits_x.npy",
                 "--calibration-text", text.toString(), "--tokenizer", MiniLm.tokenizer().toString()),
                 "--inputs, --calibration-text and --calibration-images: give one");
         try (Stream<Path> files = Files.list(dir)) {
