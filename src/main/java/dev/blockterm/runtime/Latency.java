@@ -43,8 +43,7 @@ public final class Latency {
                                               int runs) {
         OrtEnvironment env = NativeLibraries.environment();
         float[] x = randomInput(shape);
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             try (OrtSession first = env.createSession(a, options); OrtSession second = env.createSession(b, options);
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
                 Map<String, OnnxTensor> feeds = Map.of(input, t);
@@ -78,8 +77,7 @@ public final class Latency {
     public static double medianMillis(byte[] model, String input, long[] shape, int threads, int warmup, int runs) {
         OrtEnvironment env = NativeLibraries.environment();
         float[] x = randomInput(shape);
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             try (OrtSession session = env.createSession(model, options);
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
                 Map<String, OnnxTensor> feeds = Map.of(input, t);

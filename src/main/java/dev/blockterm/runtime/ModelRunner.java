@@ -60,8 +60,7 @@ public final class ModelRunner implements AutoCloseable {
         this.path = label;
         this.given = shapes;
         this.graph = graph;
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             this.session = env.createSession(model, options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(label + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
@@ -82,8 +81,7 @@ public final class ModelRunner implements AutoCloseable {
         this.path = path;
         this.given = shapes;
         this.graph = graph;
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             this.session = env.createSession(path.toString(), options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(path + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
@@ -96,10 +94,8 @@ public final class ModelRunner implements AutoCloseable {
      */
     public static void requireLoads(Path path, String name) {
         OrtEnvironment env = NativeLibraries.environment();
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(1);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(1)) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-            options.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // the exception says why
             try (OrtSession session = env.createSession(path.toString(), options)) {
                 session.getNumInputs();
             }
