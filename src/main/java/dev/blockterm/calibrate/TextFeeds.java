@@ -121,6 +121,28 @@ public final class TextFeeds {
         return feeds;
     }
 
+    /**
+     * Checks that every id of feed {@code input} indexes the {@code rows} of the embedding table
+     * {@code table} that the model looks it up in: ONNX Runtime would refuse it mid-run, naming its
+     * own files, where the user is to hear which tokenizer gave which id.
+     */
+    public static void requireInVocabulary(Map<String, NpyArray> feeds, Path tokenizer, String input, long rows,
+                                           String table) {
+        NpyArray a = feeds.get(input);
+        if (a == null) {
+            return;
+        }
+        double[] v = a.values();
+        int width = a.shape().length == 2 ? (int) a.shape()[1] : Math.max(v.length, 1);
+        for (int i = 0; i < v.length; i++) {
+            if (v[i] < 0 || v[i] >= rows) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s id %d (text %d) from %s is "
+                        + "outside %s' vocabulary (%d rows in '%s')", input.equals("input_ids") ? "token" : input,
+                        (long) v[i], i / width + 1, tokenizer, input, rows, table));
+            }
+        }
+    }
+
     /** The non-blank lines of {@code file}, each a text. */
     public static List<String> lines(Path file) {
         requireFile(file);

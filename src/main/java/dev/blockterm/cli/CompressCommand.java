@@ -94,7 +94,7 @@ final class CompressCommand implements Callable<Integer> {
         }
         Onnx.ModelProto input = ModelFiles.read(model);
         InputShapes shapes = inputs.shapes(input);
-        Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
+        Map<String, NpyArray> feeds = inputs.feeds(model, input.getGraph(), shapes, calibration, "--calibration", 1);
         Calibration data = feeds == null ? null : new Calibration(feeds, 1);
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
                 data, shapes, runner(options));

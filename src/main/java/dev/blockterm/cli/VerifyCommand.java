@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import onnx.Onnx;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -70,9 +71,10 @@ final class VerifyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--random-batch: expected a row count >= 1, found " + randomBatch);
         }
         NpyArray y = labels == null ? null : labels(labels);
-        InputShapes shapes = given.shapes(ModelFiles.read(original));
+        Onnx.ModelProto originalModel = ModelFiles.read(original);
+        InputShapes shapes = given.shapes(originalModel);
         ModelFiles.read(compressed);
-        Map<String, NpyArray> feeds = given.feeds(original, shapes, inputs, "--inputs", threads);
+        Map<String, NpyArray> feeds = given.feeds(original, originalModel.getGraph(), shapes, inputs, "--inputs", threads);
         String generated = null;
         if (feeds == null) {
             try (ModelRunner runner = new ModelRunner(original, threads, shapes)) {

@@ -179,6 +179,21 @@ class InputOptionsTest {
                 text.toString(), "--tokenizer", tokenizer.toString());
     }
 
+    /** Ids past the model's table: ONNX Runtime refused them mid-run naming an internal temporary file; now the tokenizer. */
+    @Test
+    void tokenIdsOutsideTheModelsVocabularyAreRefusedNamingTheTokenizer() throws IOException {
+        Path text = Files.writeString(dir.resolve("texts.txt"), "the night train\n");
+        Path tokenizer = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordPiece\", "
+                + "\"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", \"max_input_chars_per_word\": 100, "
+                + "\"vocab\": {\"[UNK]\": 40000, \"the\": 1, \"night\": 2}}}");
+        String expected = "--calibration-text: token id 40000 (text 1) from " + tokenizer + " is outside input_ids' "
+                + "vocabulary (30522 rows in 'embeddings.word_embeddings.weight')";
+        String model = MiniLm.model().toString();
+        assertOneLine(CliRun.of("verify", model, model, "--embedding", "--calibration-text", text.toString(),
+                "--tokenizer", tokenizer.toString()), expected);
+        assertRefused(MiniLm.model(), expected, "--calibration-text", text.toString(), "--tokenizer", tokenizer.toString());
+    }
+
     @Test
     void badCalibrationInputsAreRefused() throws IOException {
         Path mlp = CompressEndToEndTest.MLP;
