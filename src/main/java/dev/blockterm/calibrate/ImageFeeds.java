@@ -38,6 +38,9 @@ public final class ImageFeeds {
     private ImageFeeds() {
     }
 
+    /** The largest finite float16. */
+    private static final double HALF_MAX = 65504;
+
     /**
      * The feed of the model's one input ({@code inputs}: their shapes with the user's sizes in place)
      * from the images in {@code dir}: rows x channels x height x width (or rows x height x width x channels).
@@ -58,6 +61,11 @@ public final class ImageFeeds {
             default -> throw new IllegalArgumentException("input '" + input.name() + "' takes " + input.type()
                     + " values; images give floating-point ones");
         };
+        if (descr.equals("<f2") && options.largest() > HALF_MAX) {
+            throw new IllegalArgumentException("input '" + input.name() + "' takes float16 values, and the normalized "
+                    + "values (v - mean) / std reach " + String.format(java.util.Locale.ROOT, "%.3g", options.largest())
+                    + " in magnitude, beyond float16's 65504");
+        }
         long rows = input.shape()[0];
         if (rows > 0 && rows != files.size()) {
             throw new IllegalArgumentException("the model takes " + rows + " rows at a time (input '" + input.name()

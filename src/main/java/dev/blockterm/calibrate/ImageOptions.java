@@ -54,6 +54,30 @@ public record ImageOptions(double[] mean, double[] std, ChannelOrder order) {
         }
         mean = mean.clone();
         std = std.clone();
+        double largest = largest(mean, std);
+        if (!(largest <= Float.MAX_VALUE)) {
+            // finite options whose values are not: float32 inputs would hold infinities
+            boolean meanTooLarge = Arrays.stream(mean).anyMatch(m -> Math.abs(m) > Float.MAX_VALUE);
+            throw new IllegalArgumentException((meanTooLarge ? "mean" : "std") + ": the normalized values (v - mean) / std "
+                    + "reach " + String.format(Locale.ROOT, "%.3g", largest) + " in magnitude, beyond float32's "
+                    + String.format(Locale.ROOT, "%.3g", Float.MAX_VALUE) + " (mean "
+                    + Arrays.toString(mean) + ", std " + Arrays.toString(std) + ")");
+        }
+    }
+
+    /** The largest magnitude a normalized value takes, over the colours and the ends 0 and 1 of the scaled values. */
+    public double largest() {
+        return largest(mean, std);
+    }
+
+    private static double largest(double[] mean, double[] std) {
+        double largest = 0;
+        for (int c = 0; c < 3; c++) {
+            double m = mean.length == 1 ? mean[0] : mean[c];
+            double s = std.length == 1 ? std[0] : std[c];
+            largest = Math.max(largest, Math.max(Math.abs(m), Math.abs(1 - m)) / s);
+        }
+        return largest;
     }
 
     @Override

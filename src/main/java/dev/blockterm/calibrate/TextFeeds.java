@@ -3,14 +3,10 @@ package dev.blockterm.calibrate;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.onnxruntime.OnnxJavaType;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.blockterm.runtime.InputShapes;
 import dev.blockterm.runtime.ModelRunner;
 import dev.blockterm.runtime.NpyArray;
 import java.io.IOException;
-import java.io.Reader;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -125,6 +121,28 @@ public final class TextFeeds {
         return feeds;
     }
 
+    /**
+     * Checks that every id of feed {@code input} indexes the {@code rows} of the embedding table
+     * {@code table} that the model looks it up in: ONNX Runtime would refuse it mid-run, naming its
+     * own files, where the user is to hear which tokenizer gave which id.
+     */
+    public static void requireInVocabulary(Map<String, NpyArray> feeds, Path tokenizer, String input, long rows,
+                                           String table) {
+        NpyArray a = feeds.get(input);
+        if (a == null) {
+            return;
+        }
+        double[] v = a.values();
+        int width = a.shape().length == 2 ? (int) a.shape()[1] : Math.max(v.length, 1);
+        for (int i = 0; i < v.length; i++) {
+            if (v[i] < 0 || v[i] >= rows) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s id %d (text %d) from %s is "
+                        + "outside %s' vocabulary (%d rows in '%s')", input.equals("input_ids") ? "token" : input,
+                        (long) v[i], i / width + 1, tokenizer, input, rows, table));
+            }
+        }
+    }
+
     /** The non-blank lines of {@code file}, each a text. */
     public static List<String> lines(Path file) {
         requireFile(file);
@@ -146,53 +164,51 @@ public final class TextFeeds {
         return texts;
     }
 
-    /** Each text tokenized by the tokenizer file, truncated to {@code maxLength} tokens (special ones included). */
+    /**
+     * Each text tokenized by the tokenizer file, truncated to {@code maxLength} tokens (special ones
+     * included). The file is checked ({@link TokenizerJson}) before the native library reads it, and
+     * the texts are encoded one at a time: the library's batch call aborts the JVM on an encoding
+     * error, its single call returns it.
+     */
     public static Tokens tokenize(Path tokenizer, List<String> texts, int maxLength) {
         requireFile(tokenizer);
-        long[] pad = padIds(tokenizer);
-        try (HuggingFaceTokenizer t = HuggingFaceTokenizer.builder().optTokenizerPath(tokenizer)
-                .optPadding(false).optTruncation(true).optMaxLength(maxLength).build()) {
-            Encoding[] encodings = t.batchEncode(texts);
+        TokenizerJson checked = TokenizerJson.read(tokenizer);
+        HuggingFaceTokenizer t;
+        try {
+            t = HuggingFaceTokenizer.builder().optTokenizerPath(tokenizer)
+                    .optPadding(false).optTruncation(true).optMaxLength(maxLength).build();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(tokenizer + ": not a Hugging Face tokenizer.json the tokenizers "
+                    + "library can load (" + firstLine(e) + ")", e);
+        }
+        try (t) {
             long[][] ids = new long[texts.size()][];
             long[][] mask = new long[texts.size()][];
             long[][] types = new long[texts.size()][];
-            for (int i = 0; i < encodings.length; i++) {
-                ids[i] = encodings[i].getIds();
-                mask[i] = encodings[i].getAttentionMask();
-                types[i] = encodings[i].getTypeIds();
+            for (int i = 0; i < texts.size(); i++) {
+                Encoding encoding;
+                try {
+                    encoding = t.encode(texts.get(i));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException(tokenizer + ": cannot tokenize text " + (i + 1) + " ("
+                            + firstLine(e) + ")", e);
+                }
+                ids[i] = encoding.getIds();
+                mask[i] = encoding.getAttentionMask();
+                types[i] = encoding.getTypeIds();
             }
-            return new Tokens(ids, mask, types, pad[0], pad[1]);
-        } catch (IOException | RuntimeException e) {
-            String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
-            throw new IllegalArgumentException(tokenizer + ": not a Hugging Face tokenizer.json the tokenizers "
-                    + "library can load (" + why + ")", e);
+            return new Tokens(ids, mask, types, checked.padId(), checked.padTypeId());
         }
+    }
+
+    private static String firstLine(Exception e) {
+        return e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
     }
 
     private static void requireFile(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException(file + ": " + (Files.exists(file) ? "not a regular file" : "no such file"));
         }
-    }
-
-    /** The pad id and pad type id the file's padding section names (0 and 0 where it names none). */
-    static long[] padIds(Path tokenizer) {
-        try (Reader in = Files.newBufferedReader(tokenizer, StandardCharsets.UTF_8)) {
-            JsonElement root = JsonParser.parseReader(in);
-            JsonElement padding = root.isJsonObject() ? root.getAsJsonObject().get("padding") : null;
-            if (padding == null || !padding.isJsonObject()) {
-                return new long[] {0, 0};
-            }
-            JsonObject p = padding.getAsJsonObject();
-            return new long[] {number(p, "pad_id"), number(p, "pad_type_id")};
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(tokenizer + ": not a tokenizer.json (not JSON: " + e.getMessage() + ")", e);
-        }
-    }
-
-    private static long number(JsonObject o, String name) {
-        JsonElement e = o.get(name);
-        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber() ? e.getAsLong() : 0;
     }
 
     /** The {@code .npy} type label of an input of this element type. */

@@ -78,14 +78,14 @@ final class CompressCommand implements Callable<Integer> {
         if (factors != null) {
             // the handoff carries float factors: a factor stored at int8 or int4 would come back float
             if (fit.bits != null && options.bits().size() > 1) {
-                throw new IllegalArgumentException("--factors: the handoff writes "
+                throw new UsageError("--factors: the handoff writes "
                         + "float factors (they are fine-tuned in float), so it takes --bits 32 only, found --bits "
                         + fit.bits);
             }
             options = options.toBuilder().bits(java.util.EnumSet.of(dev.blockterm.quantize.Precision.FLOAT)).build();
         }
         if (options.sequential() && !inputs.given(calibration)) {
-            throw new IllegalArgumentException("--sequential: needs --calibration (or --calibration-text, "
+            throw new UsageError("--sequential: needs --calibration (or --calibration-text, "
                     + "--calibration-images)");
         }
         requireWritable(model, List.of(), output, report, factors);
@@ -94,7 +94,7 @@ final class CompressCommand implements Callable<Integer> {
         }
         Onnx.ModelProto input = ModelFiles.read(model);
         InputShapes shapes = inputs.shapes(input);
-        Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
+        Map<String, NpyArray> feeds = inputs.feeds(model, input.getGraph(), shapes, calibration, "--calibration", 1);
         Calibration data = feeds == null ? null : new Calibration(feeds, 1);
         Compressor compressor = new Compressor(options, quiet ? m -> { } : m -> spec.commandLine().getErr().println(m),
                 data, shapes, runner(options));
@@ -142,8 +142,8 @@ final class CompressCommand implements Callable<Integer> {
             return FitRunner.local(root);
         }
         if (!options.target().resolve(true).usesCurves()) {
-            throw new IllegalArgumentException("--spark: runs the whole-model targets (--ratio, --params, "
-                    + "--max-output-error, the default); per-layer targets fit here");
+            throw new UsageError("--spark: runs the whole-model targets (the default, --ratio, --budget, --size, "
+                    + "--max-error, --max-output-error); per-layer targets fit here");
         }
         String missing = "--spark: this build has no Spark runner; build it with 'mvn -Pspark -DskipTests package' "
                 + "and run with BLOCKTERM_SPARK=1 (README, Spark)";

@@ -153,7 +153,7 @@ final class FitOptions {
             }
         }
         if (asked.size() > 1) {
-            throw new IllegalArgumentException("--ratio, --layer-ratio, --budget, --size, --max-error and "
+            throw new UsageError("--ratio, --layer-ratio, --budget, --size, --max-error and "
                     + "--max-output-error: choose one");
         }
         if (!asked.isEmpty()) {
@@ -161,7 +161,7 @@ final class FitOptions {
             boolean lowRank = layout.equals("auto") || layout.equals("input-whole");
             if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !lowRank || !format.equals("bt")
                     || order != 0 || !shapes.isEmpty())) {
-                throw new IllegalArgumentException("--blocks, --rank, --layout, --format, --order and --shape apply to "
+                throw new UsageError("--blocks, --rank, --layout, --format, --order and --shape apply to "
                         + "--layer-ratio and explicit ranks; " + flag(asked.get(0)) + " chooses each layer's rank on its "
                         + "exact low-rank curve (the input-whole layout)");
             }
@@ -194,6 +194,15 @@ final class FitOptions {
     }
 
     CompressionOptions build() {
+        if (minSpeedup != 0 && !(minSpeedup > 0 && minSpeedup < CompressionOptions.MAX_MIN_SPEEDUP)) {
+            throw new IllegalArgumentException("--min-speedup: expected a factor above 0 and below "
+                    + (long) CompressionOptions.MAX_MIN_SPEEDUP + " (1.5: at least 1.5 "
+                    + "times as fast as dense), found " + minSpeedup);
+        }
+        if (minSpeedup != 0 && !target().resolve(false).usesCurves()) {
+            throw new UsageError("--min-speedup: applies to the targets decided on curves (the default, --ratio, "
+                    + "--budget, --size, --max-error, --max-output-error), not to --layer-ratio or explicit ranks");
+        }
         Initialization initialization;
         try {
             initialization = Initialization.valueOf(init.toUpperCase(Locale.ROOT));
@@ -228,11 +237,11 @@ final class FitOptions {
                     + "found " + bits);
         }
         if (set.size() > 1 && !target().resolve(false).usesCurves()) {
-            throw new IllegalArgumentException("--bits: applies to the targets decided on curves (the default, --ratio, "
+            throw new UsageError("--bits: applies to the targets decided on curves (the default, --ratio, "
                     + "--size, --max-error, --max-output-error), not to per-layer ranks or ratios");
         }
         if (set.size() > 1 && budget != null) {
-            throw new IllegalArgumentException("--bits: --budget counts parameters, so it keeps every weight float; "
+            throw new UsageError("--bits: --budget counts parameters, so it keeps every weight float; "
                     + "give --size for a byte target");
         }
         return set;
@@ -251,7 +260,7 @@ final class FitOptions {
             }
         }
         if (!target().usesCurves()) {
-            throw new IllegalArgumentException("--conv-form: applies to the targets decided on curves (the default, "
+            throw new UsageError("--conv-form: applies to the targets decided on curves (the default, "
                     + "--ratio, --budget, --max-error, --max-output-error), not to per-layer ranks or ratios");
         }
         return forms;

@@ -3,6 +3,8 @@ package dev.blockterm.cli;
 import dev.blockterm.calibrate.ImageFeeds;
 import dev.blockterm.calibrate.ImageOptions;
 import dev.blockterm.calibrate.TextFeeds;
+import dev.blockterm.onnx.EmbeddingTable;
+import dev.blockterm.onnx.Graphs;
 import dev.blockterm.runtime.InputShapes;
 import dev.blockterm.runtime.ModelRunner;
 import dev.blockterm.runtime.NpyArray;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import onnx.Onnx;
 import picocli.CommandLine.Option;
 
@@ -74,22 +77,24 @@ final class InputOptions {
     /**
      * The inputs the options give, or null where none is given: the command's {@code .npy} arrays
      * ({@code npy}, given as {@code npyOption}), the text, or the images; more than one is refused.
+     * {@code graph} is the model's, read already: text ids are checked against its embedding tables.
      */
-    Map<String, NpyArray> feeds(Path model, InputShapes shapes, List<String> npy, String npyOption, int threads) {
+    Map<String, NpyArray> feeds(Path model, Onnx.GraphProto graph, InputShapes shapes, List<String> npy,
+                                String npyOption, int threads) {
         boolean arrays = npy != null && !npy.isEmpty();
         if ((arrays ? 1 : 0) + (text != null ? 1 : 0) + (images != null ? 1 : 0) > 1) {
-            throw new IllegalArgumentException(npyOption + ", --calibration-text and --calibration-images: give one");
+            throw new UsageError(npyOption + ", --calibration-text and --calibration-images: give one");
         }
         if (text == null && (tokenizer != null || maxLength != null)) {
-            throw new IllegalArgumentException((tokenizer != null ? "--tokenizer" : "--max-length")
+            throw new UsageError((tokenizer != null ? "--tokenizer" : "--max-length")
                     + ": applies to --calibration-text, which is not given");
         }
         if (text != null && tokenizer == null) {
-            throw new IllegalArgumentException("--calibration-text: needs --tokenizer tokenizer.json (the model's "
+            throw new UsageError("--calibration-text: needs --tokenizer tokenizer.json (the model's "
                     + "Hugging Face tokenizer file)");
         }
         if (images == null && (mean != null || std != null || channelOrder != null)) {
-            throw new IllegalArgumentException((mean != null ? "--mean" : std != null ? "--std" : "--channel-order")
+            throw new UsageError((mean != null ? "--mean" : std != null ? "--std" : "--channel-order")
                     + ": applies to --calibration-images, which is not given");
         }
         if (arrays) {
@@ -105,8 +110,14 @@ final class InputOptions {
         }
         String option = text != null ? "--calibration-text" : "--calibration-images";
         try {
-            return text != null ? TextFeeds.forModel(text, tokenizer, maxLength, inputs)
-                    : ImageFeeds.forModel(images, imageOptions, inputs);
+            if (images != null) {
+                return ImageFeeds.forModel(images, imageOptions, inputs);
+            }
+            Map<String, NpyArray> feeds = TextFeeds.forModel(text, tokenizer, maxLength, inputs);
+            for (EmbeddingTable t : Graphs.embeddingTables(graph, Set.of())) {
+                TextFeeds.requireInVocabulary(feeds, tokenizer, t.ids(), t.rows(), t.weightName());
+            }
+            return feeds;
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
         }

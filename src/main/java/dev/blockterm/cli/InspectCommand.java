@@ -66,7 +66,7 @@ final class InspectCommand implements Callable<Integer> {
             out.print(recorded.table());
         } else if (options.target().usesCurves() || options.target() instanceof Target.Default) {
             // decided as compress decides (the curves are one eigendecomposition per layer; a quality target runs the model)
-            Map<String, NpyArray> feeds = inputs.feeds(model, shapes, calibration, "--calibration", 1);
+            Map<String, NpyArray> feeds = inputs.feeds(model, m.getGraph(), shapes, calibration, "--calibration", 1);
             Calibration data = feeds == null ? null : new Calibration(feeds, 1);
             // the plan is a quick look: its fitting and probing progress is not printed
             Compressor planner = new Compressor(options, x -> { }, data, shapes);

@@ -37,19 +37,16 @@ public final class Main implements Runnable {
             if (verbose) {
                 ex.printStackTrace(commandLine.getErr());
             }
+            if (ex instanceof UsageError) {
+                return usage(commandLine, ex.getMessage());
+            }
             String message = outOfMemory(ex) ? OUT_OF_MEMORY : ex.getMessage() == null ? ex.toString() : ex.getMessage();
             commandLine.getErr().println("blockterm: " + message.lines().findFirst().orElse(message));
             commandLine.getErr().flush();
             return 1;
         });
-        cli.setParameterExceptionHandler((ex, args1) -> {
-            CommandLine command = ex.getCommandLine();
-            String message = ex.getMessage() == null ? ex.toString() : ex.getMessage();
-            command.getErr().println("blockterm: " + message.lines().findFirst().orElse(message));
-            command.getErr().println("Try '" + command.getCommandSpec().qualifiedName() + " --help' for more information.");
-            command.getErr().flush();
-            return 2;
-        });
+        cli.setParameterExceptionHandler((ex, args1) -> usage(ex.getCommandLine(),
+                ex.getMessage() == null ? ex.toString() : ex.getMessage()));
         int code;
         try {
             code = cli.execute(args);
@@ -64,6 +61,14 @@ public final class Main implements Runnable {
         out.flush();
         err.flush();
         return code;
+    }
+
+    /** A usage error: its first line, then where help is; exit 2. */
+    private static int usage(CommandLine command, String message) {
+        command.getErr().println("blockterm: " + message.lines().findFirst().orElse(message));
+        command.getErr().println("Try '" + command.getCommandSpec().qualifiedName() + " --help' for more information.");
+        command.getErr().flush();
+        return 2;
     }
 
     static final String OUT_OF_MEMORY = "out of memory: give Java more with BLOCKTERM_JAVA_OPTS (the launcher's default "

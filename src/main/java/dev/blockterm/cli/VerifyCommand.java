@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import onnx.Onnx;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -63,9 +64,17 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        InputShapes shapes = given.shapes(ModelFiles.read(original));
+        if (embedding && labels != null) {
+            throw new UsageError("--labels and --embedding: choose one");
+        }
+        if (randomBatch < 1) {
+            throw new IllegalArgumentException("--random-batch: expected a row count >= 1, found " + randomBatch);
+        }
+        NpyArray y = labels == null ? null : labels(labels);
+        Onnx.ModelProto originalModel = ModelFiles.read(original);
+        InputShapes shapes = given.shapes(originalModel);
         ModelFiles.read(compressed);
-        Map<String, NpyArray> feeds = given.feeds(original, shapes, inputs, "--inputs", threads);
+        Map<String, NpyArray> feeds = given.feeds(original, originalModel.getGraph(), shapes, inputs, "--inputs", threads);
         String generated = null;
         if (feeds == null) {
             try (ModelRunner runner = new ModelRunner(original, threads, shapes)) {
@@ -82,9 +91,6 @@ final class VerifyCommand implements Callable<Integer> {
                     + "--calibration-images with your own data");
         }
         if (embedding) {
-            if (labels != null) {
-                throw new IllegalArgumentException("--labels and --embedding: choose one");
-            }
             String m = mask != null ? mask : feeds.containsKey("attention_mask") ? "attention_mask" : null;
             out.printf(Locale.ROOT, "%-20s %6s %12s %12s %20s%n", "output", "rows", "mean cosine", "min cosine",
                     "nearest-neighbour");
@@ -96,7 +102,6 @@ final class VerifyCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        NpyArray y = labels == null ? null : NpyArray.read(labels);
         List<Verification.OutputComparison> results = Verification.compare(original, compressed, feeds, y, threads);
         out.printf(Locale.ROOT, "%-16s %12s %12s %10s%s%n", "output", "max |diff|", "rel. error", "top-1 agr.",
                 y == null ? "" : "   acc. original  acc. compressed");
@@ -107,5 +112,21 @@ final class VerifyCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** The class labels in {@code file}: each a whole number >= 0 (an accuracy from any other would be made up). */
+    private static NpyArray labels(Path file) {
+        NpyArray y = NpyArray.read(file);
+        double[] v = y.values();
+        if (v.length == 0) {
+            throw new IllegalArgumentException("--labels: " + file + " holds no labels");
+        }
+        for (int i = 0; i < v.length; i++) {
+            if (!(v[i] >= 0 && v[i] == Math.rint(v[i]) && v[i] < Integer.MAX_VALUE)) {
+                throw new IllegalArgumentException("--labels: " + file + " holds " + v[i] + " at index " + i
+                        + "; expected class indices (whole numbers >= 0)");
+            }
+        }
+        return y;
     }
 }

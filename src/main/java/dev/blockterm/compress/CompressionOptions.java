@@ -49,6 +49,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
     public static final long DEFAULT_MIN_PARAMS = 4096;
+    /** The least speed-up asked for is below this (a factored form a million times faster than dense is none). */
+    public static final double MAX_MIN_SPEEDUP = 1e6;
     public static final long DEFAULT_BATCH = 32;
 
     public CompressionOptions {
@@ -83,8 +85,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         if (target == null) {
             throw new IllegalArgumentException("target: expected one, found none");
         }
-        if (minSpeedup != 0 && !(minSpeedup > 0 && minSpeedup < 1e6)) {
-            throw new IllegalArgumentException("min speed-up: expected a positive number, found " + minSpeedup);
+        if (minSpeedup != 0 && !(minSpeedup > 0 && minSpeedup < MAX_MIN_SPEEDUP)) {
+            throw new IllegalArgumentException("min speed-up: expected a factor above 0 and below 1e6, found " + minSpeedup);
         }
         if (minSpeedup != 0 && (target instanceof Target.Ranks || target instanceof Target.LayerRatio)) {
             throw new IllegalArgumentException("min speed-up: applies to the targets decided on curves (the default, a "

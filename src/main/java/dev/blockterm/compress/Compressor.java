@@ -636,6 +636,9 @@ public final class Compressor {
         if (options.exclude() != null && options.exclude().matcher(name).find()) {
             return "excluded by --exclude " + options.exclude().pattern();
         }
+        if (parameters == 0) {
+            return "no weights (a dimension of size 0): nothing to factor";
+        }
         if (parameters < options.minParams()) {
             return parameters + " weights, under --min-params " + options.minParams();
         }

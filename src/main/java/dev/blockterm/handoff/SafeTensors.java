@@ -60,7 +60,8 @@ public final class SafeTensors {
     private final List<Tensor> tensors;
 
     public SafeTensors(Map<String, String> metadata, List<Tensor> tensors) {
-        this.metadata = Map.copyOf(metadata);
+        // in key order: Map.copyOf iterates in an order salted per JVM, so the same command wrote different bytes
+        this.metadata = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(metadata));
         this.tensors = List.copyOf(tensors);
     }
 

@@ -18,6 +18,9 @@ import onnx.Onnx;
  */
 public final class InputShapes {
 
+    /** The most values one generated input tensor holds (a Java array's length). */
+    public static final long MAX_VALUES = Integer.MAX_VALUE - 8;
+
     /** No sizes given. */
     public static final InputShapes NONE = new InputShapes(new LinkedHashMap<>());
 
@@ -100,6 +103,15 @@ public final class InputShapes {
             long[] sized = dims.clone();
             if (model[0] < 1) {
                 sized[0] = -1; // the batch: each use sets its own row count
+            }
+            double values = 1; // in a double: the product of the sizes may overflow a long
+            for (long d : sized) {
+                values *= Math.max(d, 1);
+            }
+            if (values > MAX_VALUES) {
+                throw new IllegalArgumentException("input shape '" + spec + "': " + String.format(java.util.Locale.ROOT,
+                        "%.3g", values) + " values in one row of input '" + name + "', more than the " + MAX_VALUES
+                        + " a tensor holds here");
             }
             out.put(name, sized);
         }

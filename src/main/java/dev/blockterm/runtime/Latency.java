@@ -17,7 +17,16 @@ public final class Latency {
 
     /** The timed input: seeded N(0,1) values of {@code shape}, the same for every layer timed. */
     private static float[] randomInput(long[] shape) {
-        float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b))];
+        double n = 1; // in a double: the product of the sizes may overflow a long
+        for (long d : shape) {
+            n *= d;
+        }
+        if (n > InputShapes.MAX_VALUES) {
+            throw new IllegalArgumentException("the input timed " + InputShapes.describe(shape) + ": "
+                    + String.format(java.util.Locale.ROOT, "%.3g", n) + " values, more than the " + InputShapes.MAX_VALUES
+                    + " a tensor holds here; give smaller sizes with --input-shape, or --no-latency-check");
+        }
+        float[] x = new float[(int) n];
         Random random = new Random(3);
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) random.nextGaussian();
@@ -34,8 +43,7 @@ public final class Latency {
                                               int runs) {
         OrtEnvironment env = NativeLibraries.environment();
         float[] x = randomInput(shape);
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             try (OrtSession first = env.createSession(a, options); OrtSession second = env.createSession(b, options);
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
                 Map<String, OnnxTensor> feeds = Map.of(input, t);
@@ -69,8 +77,7 @@ public final class Latency {
     public static double medianMillis(byte[] model, String input, long[] shape, int threads, int warmup, int runs) {
         OrtEnvironment env = NativeLibraries.environment();
         float[] x = randomInput(shape);
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             try (OrtSession session = env.createSession(model, options);
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape)) {
                 Map<String, OnnxTensor> feeds = Map.of(input, t);

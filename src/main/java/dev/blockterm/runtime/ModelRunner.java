@@ -60,8 +60,7 @@ public final class ModelRunner implements AutoCloseable {
         this.path = label;
         this.given = shapes;
         this.graph = graph;
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             this.session = env.createSession(model, options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(label + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
@@ -82,8 +81,7 @@ public final class ModelRunner implements AutoCloseable {
         this.path = path;
         this.given = shapes;
         this.graph = graph;
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(threads);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(threads)) {
             this.session = env.createSession(path.toString(), options);
         } catch (OrtException e) {
             throw new IllegalArgumentException(path + ": ONNX Runtime cannot load the model (" + e.getMessage() + ")", e);
@@ -96,10 +94,8 @@ public final class ModelRunner implements AutoCloseable {
      */
     public static void requireLoads(Path path, String name) {
         OrtEnvironment env = NativeLibraries.environment();
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(1);
+        try (OrtSession.SessionOptions options = NativeLibraries.sessionOptions(1)) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-            options.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // the exception says why
             try (OrtSession session = env.createSession(path.toString(), options)) {
                 session.getNumInputs();
             }
@@ -390,15 +386,20 @@ public final class ModelRunner implements AutoCloseable {
         Map<String, NpyArray> feeds = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             long[] shape = e.getValue().clone();
-            long n = 1;
+            double n = 1; // in a double: the product of the sizes may overflow a long
             for (int i = 0; i < shape.length; i++) {
                 if (shape[i] < 1) {
                     shape[i] = batch;
                 }
                 n *= shape[i];
             }
+            if (n > InputShapes.MAX_VALUES) {
+                throw new IllegalArgumentException("generated input '" + e.getKey() + "' " + InputShapes.describe(shape)
+                        + ": " + String.format(java.util.Locale.ROOT, "%.3g", n) + " values, more than the "
+                        + InputShapes.MAX_VALUES + " a tensor holds here; give smaller sizes with --input-shape");
+            }
             OnnxJavaType type = types.get(e.getKey());
-            double[] v = new double[Math.toIntExact(n)];
+            double[] v = new double[(int) n];
             for (int i = 0; i < v.length; i++) {
                 v[i] = type == OnnxJavaType.INT64 || type == OnnxJavaType.INT32 ? random.nextInt(2) : random.nextGaussian();
             }

@@ -1,6 +1,9 @@
 package dev.blockterm.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.DirectoryStream;
@@ -44,8 +47,9 @@ final class NativeLibraries {
             }
             Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
             Set<Path> before = ortDirectories(tmp);
-            // warnings (an unused initializer, a fused node) are ONNX Runtime's to log, not lines on our stderr
-            environment = OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            // warnings (an unused initializer, a fused node) are ONNX Runtime's to log, not lines on our stderr; and
+            // an error it logs (a kernel that fails) it also returns, as the exception our one line reports
+            environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
             for (Path dir : ortDirectories(tmp)) {
                 if (!before.contains(dir)) {
                     try {
@@ -57,6 +61,24 @@ final class NativeLibraries {
             }
         }
         return environment;
+    }
+
+    /**
+     * Options for a session of {@code threads} intra-op threads that logs nothing below a fatal error:
+     * ONNX Runtime prints a kernel's failure as a coloured line on the process's stderr before it
+     * returns the same failure as an exception, and the user is to read one line, ours. (The
+     * environment's level alone does not hold where another library made the environment first.)
+     */
+    static OrtSession.SessionOptions sessionOptions(int threads) throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        try {
+            options.setIntraOpNumThreads(threads);
+            options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
+        }
     }
 
     /** The cache directory holding both libraries, copied from ORT's jar if missing; null where that fails. */

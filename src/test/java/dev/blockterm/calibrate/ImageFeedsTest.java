@@ -156,6 +156,22 @@ class ImageFeedsTest {
         assertThrows(IllegalArgumentException.class, () -> ImageOptions.ChannelOrder.parse("rbg"));
     }
 
+    /** Finite options whose normalized values are not numbers the input type holds: refused before any image is read. */
+    @Test
+    void normalizedValuesBeyondTheInputTypeAreRefused() {
+        String beyond = assertThrows(IllegalArgumentException.class, () -> new ImageOptions(new double[] {0.5, 0, 0},
+                new double[] {1, 1e-39, 1}, ImageOptions.ChannelOrder.RGB)).getMessage();
+        assertTrue(beyond.startsWith("std: the normalized values (v - mean) / std reach 1.00e+39 in magnitude, beyond "
+                + "float32's 3.40e+38"), beyond);
+        ImageOptions large = new ImageOptions(new double[] {0}, new double[] {1e-5}, ImageOptions.ChannelOrder.RGB);
+        assertEquals(1e5, large.largest(), 1e-6);
+        assertEquals(1e5, ImageFeeds.forModel(dir, large, input(OnnxJavaType.FLOAT, -1, 1, 2, 3)).get("x").values()[11], 1e-6);
+        String half = assertThrows(IllegalArgumentException.class, () -> ImageFeeds.forModel(dir, large,
+                input(OnnxJavaType.FLOAT16, -1, 1, 2, 3))).getMessage();
+        assertEquals("input 'x' takes float16 values, and the normalized values (v - mean) / std reach 1.00e+05 in "
+                + "magnitude, beyond float16's 65504", half);
+    }
+
     private static String refused(Path dir, List<ModelRunner.Input> inputs) {
         return assertThrows(IllegalArgumentException.class, () -> ImageFeeds.forModel(dir, ImageOptions.DEFAULT, inputs))
                 .getMessage();

@@ -119,6 +119,53 @@ class TextFeedsTest {
                 bert(OnnxJavaType.INT64, -1))).getMessage().contains("not a Hugging Face tokenizer.json"));
     }
 
+    /** A tokenizer.json with a whitespace pre-tokenizer and this model section. */
+    private Path tokenizerWith(String model) throws IOException {
+        return Files.writeString(Files.createTempFile(dir, "tokenizer", ".json"), "{\"version\": \"1.0\", "
+                + "\"truncation\": null, \"padding\": null, \"added_tokens\": [], \"normalizer\": null, "
+                + "\"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"post_processor\": null, \"decoder\": null, "
+                + "\"model\": " + model + "}");
+    }
+
+    /** Files on which the library's batch encode panics (the JVM aborts): refused by their JSON, in one line naming the file. */
+    @Test
+    void aTokenizerTheLibraryWouldAbortOnIsRefusedBeforeItLoads() throws IOException {
+        List<String> texts = List.of("hello unseen world");
+        String wordPiece = "{\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", "
+                + "\"max_input_chars_per_word\": 100, \"vocab\": ";
+        Path noUnk = tokenizerWith(wordPiece + "{\"hello\": 0, \"world\": 1}}");
+        Path empty = tokenizerWith(wordPiece + "{}}");
+        Path wordLevel = tokenizerWith("{\"type\": \"WordLevel\", \"unk_token\": \"<unk>\", \"vocab\": {\"hello\": 0}}");
+        Path unigram = tokenizerWith("{\"type\": \"Unigram\", \"unk_id\": 5, \"vocab\": [[\"hello\", -1.0]]}");
+        assertEquals(noUnk + ": the WordPiece model's unknown token '[UNK]' is not in its vocabulary (2 tokens)",
+                tokenizeRefused(noUnk, texts));
+        assertEquals(empty + ": the WordPiece model's vocabulary is empty; a tokenizer needs at least its unknown token",
+                tokenizeRefused(empty, texts));
+        assertEquals(wordLevel + ": the WordLevel model's unknown token '<unk>' is not in its vocabulary (1 token)",
+                tokenizeRefused(wordLevel, texts));
+        assertEquals(unigram + ": the Unigram model's unk_id 5 is not an index into its vocabulary (1 token)",
+                tokenizeRefused(unigram, texts));
+        Path notObject = Files.writeString(dir.resolve("list.json"), "[1, 2]");
+        assertTrue(tokenizeRefused(notObject, texts).endsWith("list.json: not a Hugging Face tokenizer.json (it holds "
+                + "an array, expected an object)"));
+    }
+
+    /** An encoding error the JSON does not show (a Unigram with no unk_id meeting an unknown word) is one line too. */
+    @Test
+    void anEncodingErrorIsOneLineNamingTheFileAndTheText() throws IOException {
+        Path unigram = tokenizerWith("{\"type\": \"Unigram\", \"unk_id\": null, \"vocab\": [[\"hello\", -1.0]]}");
+        String why = tokenizeRefused(unigram, List.of("unseen"));
+        assertTrue(why.startsWith(unigram + ": cannot tokenize text 1 ("), why);
+        assertEquals(1, why.lines().count(), why);
+        Path ok = tokenizerWith("{\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", "
+                + "\"max_input_chars_per_word\": 100, \"vocab\": {\"[UNK]\": 0, \"hello\": 1, \"world\": 2}}");
+        assertArrayEquals(new long[] {1, 0, 2}, TextFeeds.tokenize(ok, List.of("hello unseen world"), 16).ids()[0]);
+    }
+
+    private static String tokenizeRefused(Path tokenizer, List<String> texts) {
+        return assertThrows(IllegalArgumentException.class, () -> TextFeeds.tokenize(tokenizer, texts, 16)).getMessage();
+    }
+
     private static String refused(Path texts, List<ModelRunner.Input> inputs) {
         return assertThrows(IllegalArgumentException.class, () -> TextFeeds.forModel(texts, MiniLm.tokenizer(), null,
                 inputs)).getMessage();

@@ -92,7 +92,7 @@ class CliOptionsTest {
             assertTrue(!l.compressed() || l.relativeError() <= 0.3, l.name() + " error " + l.relativeError());
         }
         CliRun both = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--max-error", "0.1");
-        assertEquals(1, both.code());
+        assertEquals(2, both.code(), "a usage error");
         assertTrue(both.err().contains("choose one"), both.err());
         for (String flag : new String[] {"--ratio", "--max-error", "--budget", "--max-output-error", "--layer-ratio"}) {
             CliRun zero = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), flag, "0");
@@ -104,7 +104,7 @@ class CliOptionsTest {
         assertTrue(none.err().contains("matches none of its 3 candidate layers"), none.err());
         assertTrue(!java.nio.file.Files.exists(dir.resolve("x.onnx")));
         CliRun mixed = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--ratio", "4", "--rank", "8");
-        assertEquals(1, mixed.code());
+        assertEquals(2, mixed.code());
         assertTrue(mixed.err().contains("apply to --layer-ratio and explicit ranks"), mixed.err());
         CliRun cp = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--format", "cp", "--rank", "4,4");
         assertEquals(1, cp.code());
@@ -114,7 +114,7 @@ class CliOptionsTest {
         assertTrue(form.err().contains("--conv-form: expected channel, spatial or chain, found 'diagonal'"), form.err());
         CliRun perLayer = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--conv-form", "spatial",
                 "--layer-ratio", "4");
-        assertEquals(1, perLayer.code());
+        assertEquals(2, perLayer.code());
         assertTrue(perLayer.err().contains("--conv-form: applies to the targets decided on curves"), perLayer.err());
         assertTrue(!java.nio.file.Files.exists(dir.resolve("x.onnx")));
     }
@@ -199,7 +199,7 @@ class CliOptionsTest {
         assertTrue(outputError < weightError, row);
         assertTrue(run.out().contains("whitened"), run.out());
         CliRun alone = CliRun.of("compress", MLP, "-o", dir.resolve("x.onnx").toString(), "--sequential");
-        assertEquals(1, alone.code());
+        assertEquals(2, alone.code());
         assertTrue(alone.err().contains("--sequential: needs --calibration"), alone.err());
     }
 

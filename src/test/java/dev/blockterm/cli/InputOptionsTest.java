@@ -57,6 +57,24 @@ class InputOptionsTest {
         assertTrue(run.err().contains(expected), run.err());
     }
 
+    /** A usage error: the message, then where help is; exit 2. */
+    private static void assertUsage(CliRun run, String expected) {
+        assertEquals(2, run.code(), run.err());
+        List<String> lines = run.err().lines().toList();
+        assertEquals(2, lines.size(), run.err());
+        assertTrue(lines.get(0).contains(expected), run.err());
+        assertTrue(lines.get(1).startsWith("Try 'blockterm "), run.err());
+    }
+
+    /** compress refuses options that do not go together, as a usage error, and writes nothing. */
+    private void assertUsageRefused(Path model, String expected, String... extra) {
+        Path out = dir.resolve("out.onnx");
+        List<String> args = new ArrayList<>(List.of("compress", model.toString(), "-o", out.toString(), "-q"));
+        args.addAll(List.of(extra));
+        assertUsage(CliRun.of(args.toArray(String[]::new)), expected);
+        assertFalse(Files.exists(out), "no output file left behind");
+    }
+
     /** compress refuses, in one line, and writes nothing. */
     private void assertRefused(Path model, String expected, String... extra) {
         Path out = dir.resolve("out.onnx");
@@ -109,6 +127,13 @@ class InputOptionsTest {
         assertRefused(model, "sizes must be positive, found 0", "--input-shape", "x=1x1x0x8");
         assertOneLine(CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x8x-8"),
                 "sizes must be positive");
+        assertRefused(model, "input shape 'x=1x1x100000x100000': 1.00e+10 values in one row of input 'x', more than the "
+                + "2147483639 a tensor holds here", "--input-shape", "x=1x1x100000x100000");
+        assertRefused(model, "input shape 'x=1x1x9223372036854775807x9223372036854775807': 8.51e+37 values",
+                "--input-shape", "x=1x1x9223372036854775807x9223372036854775807");
+        assertOneLine(CliRun.of("verify", model.toString(), model.toString(), "--input-shape", "x=1x1x30000x30000"),
+                "generated input 'x' [16, 1, 30000, 30000]: 1.44e+10 values, more than the 2147483639 a tensor holds "
+                        + "here; give smaller sizes with --input-shape");
     }
 
     @Test
@@ -140,6 +165,35 @@ class InputOptionsTest {
         assertTrue(fromText.out().contains(" 3 "), "three rows: " + fromText.out());
     }
 
+    /** The tokenizers library aborts the JVM on a WordPiece vocabulary without its unknown token: one line instead. */
+    @Test
+    void aTokenizerWithoutItsUnknownTokenIsRefusedInOneLine() throws IOException {
+        Path text = Files.writeString(dir.resolve("texts.txt"), "The night train.\n");
+        Path tokenizer = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordPiece\", "
+                + "\"unk_token\": \"[UNK]\", \"vocab\": {\"the\": 0}}}");
+        String model = MiniLm.model().toString();
+        assertOneLine(CliRun.of("verify", model, model, "--embedding", "--calibration-text", text.toString(),
+                "--tokenizer", tokenizer.toString()), "tokenizer.json: the WordPiece model's unknown token '[UNK]' is not "
+                + "in its vocabulary (1 token)");
+        assertRefused(MiniLm.model(), "tokenizer.json: the WordPiece model's unknown token", "--calibration-text",
+                text.toString(), "--tokenizer", tokenizer.toString());
+    }
+
+    /** Ids past the model's table: ONNX Runtime refused them mid-run naming an internal temporary file; now the tokenizer. */
+    @Test
+    void tokenIdsOutsideTheModelsVocabularyAreRefusedNamingTheTokenizer() throws IOException {
+        Path text = Files.writeString(dir.resolve("texts.txt"), "the night train\n");
+        Path tokenizer = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordPiece\", "
+                + "\"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", \"max_input_chars_per_word\": 100, "
+                + "\"vocab\": {\"[UNK]\": 40000, \"the\": 1, \"night\": 2}}}");
+        String expected = "--calibration-text: token id 40000 (text 1) from " + tokenizer + " is outside input_ids' "
+                + "vocabulary (30522 rows in 'embeddings.word_embeddings.weight')";
+        String model = MiniLm.model().toString();
+        assertOneLine(CliRun.of("verify", model, model, "--embedding", "--calibration-text", text.toString(),
+                "--tokenizer", tokenizer.toString()), expected);
+        assertRefused(MiniLm.model(), expected, "--calibration-text", text.toString(), "--tokenizer", tokenizer.toString());
+    }
+
     @Test
     void badCalibrationInputsAreRefused() throws IOException {
         Path mlp = CompressEndToEndTest.MLP;
@@ -157,16 +211,16 @@ class InputOptionsTest {
         assertRefused(cnn, "give its size with --input-shape x=1x1x224x224", "--calibration-images", images.toString());
         assertRefused(mlp, "absent.json: no such file", "--calibration-text", text.toString(), "--tokenizer",
                 dir.resolve("absent.json").toString());
-        assertRefused(mlp, "--calibration-text: needs --tokenizer", "--calibration-text", text.toString());
-        assertRefused(mlp, "--tokenizer: applies to --calibration-text", "--tokenizer", text.toString());
-        assertRefused(mlp, "--mean: applies to --calibration-images", "--mean", "0.5");
-        assertRefused(mlp, "--calibration, --calibration-text and --calibration-images: give one",
+        assertUsageRefused(mlp, "--calibration-text: needs --tokenizer", "--calibration-text", text.toString());
+        assertUsageRefused(mlp, "--tokenizer: applies to --calibration-text", "--tokenizer", text.toString());
+        assertUsageRefused(mlp, "--mean: applies to --calibration-images", "--mean", "0.5");
+        assertUsageRefused(mlp, "--calibration, --calibration-text and --calibration-images: give one",
                 "--calibration", "testdata/digits_calib_x.npy", "--calibration-images", images.toString());
         assertRefused(mlp, "--calibration-text: the model takes 'input'", "--calibration-text", text.toString(),
                 "--tokenizer", MiniLm.tokenizer().toString());
         assertRefused(cnn, "--channel-order: expected rgb or bgr", "--calibration-images", images.toString(),
                 "--input-shape", shape, "--channel-order", "rbg");
-        assertOneLine(CliRun.of("verify", mlp.toString(), mlp.toString(), "--inputs", "testdata/digits_x.npy",
+        assertUsage(CliRun.of("verify", mlp.toString(), mlp.toString(), "--inputs", "testdata/digits_x.npy",
                 "--calibration-text", text.toString(), "--tokenizer", MiniLm.tokenizer().toString()),
                 "--inputs, --calibration-text and --calibration-images: give one");
         try (Stream<Path> files = Files.list(dir)) {
