@@ -31,7 +31,7 @@ import onnx.Onnx;
  * one row each for: the dense model; int8 alone (every selected weight at int8 with per-channel scales,
  * nothing factored: the reference the report measures); for MiniLM the int8 model published beside it
  * on Maven Central; the calibrated default; {@code --max-output-error} 0.01 / 0.02 / 0.05;
- * {@code --size} at 1/4, 1/6 and 1/8 of the original file. Each row: file bytes (and x smaller),
+ * {@code --size} at 1/4, 1/6 and 1/8 of the original file, and the last two with {@code --sequential}. Each row: file bytes (and x smaller),
  * quality, seconds, and the process's peak resident memory during that row (reset before each row
  * through {@code /proc/self/clear_refs}). Markdown on stdout.
  * Environment: MODELS (minilm,ppocr), ROWS (";"-separated row names, as printed), BITS (e.g. 32,8).
@@ -98,9 +98,16 @@ public final class BytesBenchmark {
         List<Target> targets = new ArrayList<>(List.of(new Target.Default(), new Target.MaxOutputError(0.01, false),
                 new Target.MaxOutputError(0.02, false), new Target.MaxOutputError(0.05, false),
                 new Target.Size(bytes / 4), new Target.Size(bytes / 6), new Target.Size(bytes / 8)));
+        // the aggressive sizes again with --sequential: each layer refitted to the inputs the model compressed up to it gives
+        int plain = targets.size();
+        targets.add(new Target.Size(bytes / 6));
+        targets.add(new Target.Size(bytes / 8));
         boolean int8Printed = false;
-        for (Target target : targets) {
-            String row = target instanceof Target.Default ? "default (calibrated)" : target.describe();
+        for (int t = 0; t < targets.size(); t++) {
+            Target target = targets.get(t);
+            boolean sequential = t >= plain;
+            String row = (target instanceof Target.Default ? "default (calibrated)" : target.describe())
+                    + (sequential ? " --sequential" : "");
             if (only != null && !List.of(only.split(";")).contains(row) && !(only.contains("int8 alone")
                     && target instanceof Target.Default)) {
                 continue;
@@ -108,7 +115,7 @@ public final class BytesBenchmark {
             resetPeak();
             long started = System.nanoTime();
             CompressionOptions options = CompressionOptions.builder().target(target).latencyCheck(false)
-                    .threads(THREADS).bits(dev.blockterm.quantize.Precision.parse(System.getenv()
+                    .threads(THREADS).sequential(sequential).bits(dev.blockterm.quantize.Precision.parse(System.getenv()
                             .getOrDefault("BITS", "32,16,8,4"))).build();
             Compressor.Result r;
             try {
