@@ -441,7 +441,7 @@ public final class Compressor {
                     ? ranks -> feeds.worstError(curves.weights(ranks))
                     : ranks -> probe.worstError(assemble(model, curves.replacements(ranks)));
             Decision found = QualitySearch.search(allocation, curves, goal.error(), errorOf, probe.inputs(), progress);
-            return noLargerThanInt8Alone(found, allocation, curves, goal.error(), errorOf);
+            return noLargerThanInt8Alone(found, allocation, curves, goal.error(), errorOf, model);
         }
     }
 
@@ -451,13 +451,17 @@ public final class Compressor {
      * space, so the search never returns a larger model than it at the same target (one more model run).
      */
     private Decision noLargerThanInt8Alone(Decision found, Allocation allocation, CurveCompression curves, double target,
-                                           java.util.function.ToDoubleFunction<int[]> errorOf) {
+                                           java.util.function.ToDoubleFunction<int[]> errorOf, Onnx.ModelProto model) {
         if (!curves.unit().equals("bytes") || !options.bits().contains(dev.blockterm.quantize.Precision.INT8)) {
             return found;
         }
         int[] int8 = curves.denseAt(dev.blockterm.quantize.Precision.INT8);
-        if (java.util.Arrays.stream(int8).anyMatch(id -> id == 0) || allocation.sizeOf(int8) >= allocation.sizeOf(
-                found.ranks())) {
+        if (java.util.Arrays.stream(int8).anyMatch(id -> id == 0)) {
+            return found;
+        }
+        // compared as files: a factored layer's extra nodes and names can outweigh a few bytes of weights
+        long int8File = ModelFiles.serializedBytes(assemble(model, curves.replacements(int8)));
+        if (int8File >= ModelFiles.serializedBytes(assemble(model, curves.replacements(found.ranks())))) {
             return found;
         }
         double e = errorOf.applyAsDouble(int8);

@@ -55,10 +55,13 @@ public record CompressionReport(String model, String version, String options, Li
     /** The per-layer table and totals, as printed on stdout. */
     public String table() {
         StringBuilder sb = new StringBuilder(rows());
-        sb.append(String.format(Locale.ROOT, "compressed %d of %d layers; parameters %d -> %d (%.2fx); file %s -> %s; %.1f s%n",
+        // the report recorded in the model has no size of the file that holds it, nor timings (same run, same bytes)
+        boolean recorded = fileBytesAfter == 0 && seconds == 0;
+        sb.append(String.format(Locale.ROOT, "compressed %d of %d layers; parameters %d -> %d (%.2fx); file %s -> %s%n",
                 compressedLayers(), layers.size(), modelParamsBefore, modelParamsAfter,
                 modelParamsAfter == 0 ? 0.0 : (double) modelParamsBefore / modelParamsAfter,
-                bytes(fileBytesBefore), bytes(fileBytesAfter), seconds));
+                bytes(fileBytesBefore), recorded ? "this file" : bytes(fileBytesAfter) + String.format(Locale.ROOT,
+                        "; %.1f s", seconds)));
         if (quality != null) {
             sb.append(quality.text());
         }

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * A weight stored at each precision and read back by the emitted nodes: what ONNX Runtime computes
  * with it equals {@code x} times the dequantized matrix computed here by plain loops from the
  * quantized values and scales, at an opset with DequantizeLinear and one without, in both layouts,
- * with sizes that need int4 padding (70 inputs: a group of 64 and one of 6) and an odd value count.
+ * with sizes that need int4 padding (70 inputs: a group of 64 and one of 6) and an odd value count;
+ * each graph passes the ONNX checker where Debian's python3-onnx is installed.
  */
 class QuantizedWeightsTest {
 
@@ -63,6 +64,18 @@ class QuantizedWeightsTest {
         }
         for (int k = 0; k < expected.length; k++) {
             assertEquals(expected[k], got[k], 1e-4 * (1 + Math.abs(expected[k])), "output " + k);
+        }
+        // and the ONNX checker (full check, shape inference) takes the graph at its opset
+        try {
+            java.nio.file.Path file = java.nio.file.Files.createTempFile("quantized", ".onnx");
+            try {
+                java.nio.file.Files.write(file, model.toByteArray());
+                dev.blockterm.cli.CompressEndToEndTest.assertChecked(file);
+            } finally {
+                java.nio.file.Files.deleteIfExists(file);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
         // the storage is what the byte count says (shapes and scalars aside), and far from the float weight's
         long bytes = g.initializers().stream().filter(t -> t.getDataType() != Weights.INT64 && t.getDimsCount() > 0)
