@@ -107,7 +107,7 @@ final class ConvForms {
                     weightError, Initialization.GREEDY, 0, 0);
             Matrix p = fit.p();
             Matrix q = fit.q();
-            out.add(new FormPoint("spatial svd" + (metric == null ? "" : " whitened"),
+            out.add(new FormPoint(Form.Family.SPATIAL, "spatial svd" + (metric == null ? "" : " whitened"),
                     kh + "x1 conv " + layer.inChannels() + "->" + r + ", 1x" + kw + " " + r + "->" + layer.outChannels(),
                     1, Integer.toString(r), svd.parameters(r), fit.relativeError(), weightError, outputError,
                     fit.sweeps(), true, ConvRewriter.spatialFlopsPerPosition(layer, r), () -> svd.expand(p, q),
@@ -143,7 +143,7 @@ final class ConvForms {
             double outputError = measure.gram() == null ? Double.NaN : measure.relative(measure.gram(), approx);
             FitResult<BlockTerm> result = new FitResult<>(bt, fit.errors(), fit.sweeps(), fit.converged(), weightError,
                     fit.init(), fit.seconds(), fit.sweepSeconds());
-            out.add(new FormPoint("bt conv chain" + (metric == null ? "" : " refitted"),
+            out.add(new FormPoint(Form.Family.BLOCK_TERM, "bt conv chain" + (metric == null ? "" : " refitted"),
                     "1x1, grouped k, 1x1 convolutions", s.blocks(), s.ranksText(), s.parameters(layer), error,
                     weightError, outputError, fit.sweeps(), fit.converged(), s.flops(layer), () -> matrixOf(bt, layer),
                     m -> ConvRewriter.rewrite(m, layer, bt), new Compressor.LayerFit(job.name(), null, result, outputError)));

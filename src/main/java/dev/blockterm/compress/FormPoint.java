@@ -10,6 +10,7 @@ import onnx.Onnx;
  * A factored form of a layer other than the points of its low-rank curve (a block term on another
  * layout, a convolution's spatial SVD or block-term chain), offered to the allocation beside the curve.
  *
+ * @param family        the family it belongs to
  * @param layout        the form as the report names it
  * @param tensorization its shape in words
  * @param blocks        block terms (1 for two-factor forms)
@@ -26,7 +27,7 @@ import onnx.Onnx;
  * @param rewrite       how it replaces the layer
  * @param fit           its factors for the handoff
  */
-record FormPoint(String layout, String tensorization, int blocks, String ranksText, long parameters, double error,
+record FormPoint(Form.Family family, String layout, String tensorization, int blocks, String ranksText, long parameters, double error,
                  double weightError, double outputError, int sweeps, boolean converged, double flops,
                  Supplier<Matrix> approximation, Function<Onnx.ModelProto, LinearRewriter.Replacement> rewrite,
                  Compressor.LayerFit fit) {
