@@ -47,6 +47,18 @@ public final class Whitening {
         return new Whitening(new Matrix(xtx.rows(), xtx.rows(), choleskyUpper(damped(xtx, damping).data(), xtx.rows())));
     }
 
+    /**
+     * From a metric that is already damped, {@code C = X^T X + delta I} ({@code I x I}, symmetric
+     * positive definite, as {@link #damped} returns it): {@code C = L L^T} as given, no damping added,
+     * so that {@code ||L^T M||_F^2 = tr(M^T C M)} exactly.
+     */
+    public static Whitening ofMetric(Matrix c) {
+        if (c.rows() != c.cols()) {
+            throw new IllegalArgumentException("metric: expected a square matrix, found " + c.rows() + "x" + c.cols());
+        }
+        return new Whitening(new Matrix(c.rows(), c.rows(), choleskyUpper(c.data(), c.rows())));
+    }
+
     /** {@code X^T X + delta I} with {@code delta = damping * mean(diag)}. */
     public static Matrix damped(Matrix xtx, double damping) {
         int n = xtx.rows();
