@@ -2,6 +2,7 @@ package dev.blockterm.cli;
 
 import dev.blockterm.compress.CompressionOptions;
 import dev.blockterm.compress.ConvForm;
+import dev.blockterm.compress.CurveFormat;
 import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.Format;
 import dev.blockterm.decompose.Initialization;
@@ -64,8 +65,11 @@ final class FitOptions {
             description = "factor sizes for the layers whose name matches (repeatable; e.g. fc1=8x8x8:8x8x8)")
     List<String> shapes = new ArrayList<>();
 
-    @Option(names = "--format", description = "bt, tucker, cp or tt (default: ${DEFAULT-VALUE})")
-    String format = "bt";
+    @Option(names = "--format", description = "the forms chosen among: with --ratio, --size, --budget, --max-error "
+            + "and --max-output-error, auto (every form), bt, tucker or cp (block terms alone: on the weight's "
+            + "tensorizations, a convolution's chain) or lowrank (the low-rank curve alone); with --layer-ratio and "
+            + "explicit ranks, the format fitted: bt (auto), tucker, cp or tt (default: ${DEFAULT-VALUE})")
+    String format = "auto";
 
     @Option(names = "--ratio", paramLabel = "X",
             description = "the selected layers together X times smaller, spread by one allocation where it costs least")
@@ -159,15 +163,22 @@ final class FitOptions {
         if (!asked.isEmpty()) {
             // the curves are the input-whole layout with one output mode: --layout input-whole says the same
             boolean lowRank = layout.equals("auto") || layout.equals("input-whole");
-            if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !lowRank || !format.equals("bt")
-                    || order != 0 || !shapes.isEmpty())) {
-                throw new UsageError("--blocks, --rank, --layout, --format, --order and --shape apply to "
-                        + "--layer-ratio and explicit ranks; " + flag(asked.get(0)) + " chooses each layer's rank on its "
-                        + "exact low-rank curve (the input-whole layout)");
+            if (asked.get(0).usesCurves() && (blocks != null || ranks != null || !lowRank || order != 0
+                    || !shapes.isEmpty())) {
+                throw new UsageError("--blocks, --rank, --layout, --order and --shape apply to --layer-ratio and "
+                        + "explicit ranks; " + flag(asked.get(0)) + " chooses each layer's form and size on its curves");
+            }
+            if (asked.get(0).usesCurves() && format.equals("tt")) {
+                throw new UsageError("--format tt applies to --layer-ratio and explicit ranks; " + flag(asked.get(0))
+                        + " chooses among auto, bt, tucker, cp and lowrank");
             }
             return asked.get(0);
         }
-        boolean explicit = blocks != null || ranks != null || !layout.equals("auto") || !format.equals("bt")
+        if (format.equals("lowrank")) {
+            throw new UsageError("--format lowrank applies to --ratio, --size, --budget, --max-error and "
+                    + "--max-output-error (the low-rank curve); --layer-ratio and explicit ranks fit bt, tucker, cp or tt");
+        }
+        boolean explicit = blocks != null || ranks != null || !layout.equals("auto") || !perLayerFormat().equals("bt")
                 || order != 0 || !shapes.isEmpty();
         return explicit ? new Target.Ranks() : new Target.Default();
     }
@@ -216,10 +227,16 @@ final class FitOptions {
                 .layers(layers == null ? null : Pattern.compile(layers))
                 .exclude(exclude == null ? null : Pattern.compile(exclude)).minParams(minParams)
                 .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
-                .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(format))
+                .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(target.usesCurves() ? "bt" : perLayerFormat()))
+                .curveFormat(target.usesCurves() ? CurveFormat.parse(format) : CurveFormat.AUTO)
                 .target(target).weights(weights == null ? null : Pattern.compile(weights))
                 .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
                 .convForms(convForms()).bits(bits()).build();
+    }
+
+    /** The format fitted where layers are fitted one by one: auto is bt. */
+    private String perLayerFormat() {
+        return format.equals("auto") ? "bt" : format;
     }
 
     private java.util.Set<dev.blockterm.quantize.Precision> bits() {

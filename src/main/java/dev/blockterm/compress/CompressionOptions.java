@@ -37,6 +37,7 @@ import java.util.regex.Pattern;
  * @param convForms     the forms a convolution may take where the targets decide on curves
  * @param bits          the precisions a weight or its factors may be stored at where the targets decide on curves
  *                      (the float type of the weight always among them)
+ * @param curveFormat   the forms the targets decided on curves choose among
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
@@ -44,7 +45,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
                                  List<LayerShape> shapes, Format format, Target target,
                                  Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup,
                                  java.util.Set<ConvForm> convForms,
-                                 java.util.Set<dev.blockterm.quantize.Precision> bits) {
+                                 java.util.Set<dev.blockterm.quantize.Precision> bits, CurveFormat curveFormat) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -79,6 +80,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         // the ALS stopping rule is validated where it lives
         new BlockTermConfig(blocks, new int[] {1, 1}, maxSweeps, tolerance, seed, init, 1);
+        if (curveFormat == null) {
+            throw new IllegalArgumentException("format: expected auto, bt, tucker, cp or lowrank");
+        }
         if (format == null) {
             throw new IllegalArgumentException("--format: expected bt, tucker, cp or tt");
         }
@@ -133,6 +137,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.force = force;
         b.shapes = shapes;
         b.format = format;
+        b.curveFormat = curveFormat;
         b.target = target;
         b.weights = weights;
         b.sequential = sequential;
@@ -204,6 +209,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private boolean force;
         private List<LayerShape> shapes = List.of();
         private Format format = Format.BT;
+        private CurveFormat curveFormat = CurveFormat.AUTO;
         private Target target = new Target.Default();
         private Pattern weights;
         private boolean sequential;
@@ -287,6 +293,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
+        public Builder curveFormat(CurveFormat v) {
+            curveFormat = v;
+            return this;
+        }
+
         public Builder format(Format v) {
             format = v;
             return this;
@@ -330,7 +341,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
                     seed, threads, expectedBatch, init, force, shapes, format, target, weights, sequential,
-                    latencyCheck, minSpeedup, convForms, bits);
+                    latencyCheck, minSpeedup, convForms, bits, curveFormat);
         }
     }
 
@@ -385,7 +396,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         sb.append(" --min-params ").append(minParams).append(" --max-sweeps ").append(maxSweeps).append(" --tol ")
                 .append(tolerance).append(" --seed ").append(seed).append(" --threads ").append(threads)
                 .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
-        sb.append(" --format ").append(format.label());
+        sb.append(" --format ").append(target.usesCurves() ? curveFormat.label() : format.label());
         sb.append(flag(target));
         if (minSpeedup != 0) {
             sb.append(" --min-speedup ").append(minSpeedup);

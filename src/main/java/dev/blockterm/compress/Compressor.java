@@ -223,7 +223,7 @@ public final class Compressor {
             }
             // the decision is the model's, said once under the table, not on every row
             outcomes = curves.outcomes(decision.ranks(), target instanceof Target.MaxError ? decision.selection() : null);
-            searched = decision.selection();
+            searched = decision.selection() + "; " + curves.chosenFamilies(decision.ranks());
             if (target.wholeModel() && curves.unit().equals("bytes")
                     && options.bits().contains(dev.blockterm.quantize.Precision.INT8)) {
                 int8Alone = curves.replacements(curves.denseAt(dev.blockterm.quantize.Precision.INT8));
@@ -378,8 +378,9 @@ public final class Compressor {
 
     private Decision decide(CurveCompression curves, Target target, Onnx.ModelProto model, QualityProbe probe) {
         if (target instanceof Target.MaxError e) {
-            return new Decision(curves.ranksWithin(e.error()), String.format(Locale.ROOT, "per layer, the smallest rank "
-                    + "of its exact low-rank curve with relative error <= %.4g", e.error()));
+            return new Decision(curves.ranksWithin(e.error()), String.format(Locale.ROOT, "per layer, the smallest point "
+                    + "of its %s with relative error <= %.4g", options.curveFormat() == CurveFormat.AUTO ? "forms"
+                    : options.curveFormat().label() + " forms", e.error()));
         }
         long selected = curves.selectedParameters();
         long outside = parameters(model) - selected;
@@ -452,8 +453,9 @@ public final class Compressor {
      */
     private Decision noLargerThanInt8Alone(Decision found, Allocation allocation, CurveCompression curves, double target,
                                            java.util.function.ToDoubleFunction<int[]> errorOf, Onnx.ModelProto model) {
-        if (!curves.unit().equals("bytes") || !options.bits().contains(dev.blockterm.quantize.Precision.INT8)) {
-            return found;
+        if (!curves.unit().equals("bytes") || !options.bits().contains(dev.blockterm.quantize.Precision.INT8)
+                || options.curveFormat() != CurveFormat.AUTO) {
+            return found; // a format asked for: int8 alone is not among its forms
         }
         int[] int8 = curves.denseAt(dev.blockterm.quantize.Precision.INT8);
         if (java.util.Arrays.stream(int8).anyMatch(id -> id == 0)) {

@@ -40,6 +40,8 @@ final class CurveCompression {
      * budget: float points only).
      */
     private final boolean inBytes;
+    /** The forms the allocation may choose among. */
+    private final CurveFormat format;
     /** The block-term points fitted beside the curves (and what was tried, for the summary). */
     private final BlockTermPoints blockTerms;
 
@@ -50,8 +52,10 @@ final class CurveCompression {
         this.target = target;
         this.inits = inits;
         this.inBytes = target.wholeModel() && !(target instanceof Target.Budget);
+        this.format = compressor.options().curveFormat();
         CompressionOptions options = compressor.options();
-        this.blockTerms = new BlockTermPoints(options, compressor.progress());
+        this.blockTerms = new BlockTermPoints(options, options.curveFormat().fitted(),
+                !options.curveFormat().allows(Form.Family.LOW_RANK), compressor.progress());
         List<LayerJob> jobs = new ArrayList<>();
         for (LinearLayer l : layers) {
             add(jobs, new LayerJob.Linear(l, options.expectedBatch()), l.skipReason(), 2.0 * l.parameters());
@@ -83,7 +87,10 @@ final class CurveCompression {
                     : gram != null ? new LayerMetric.Gram(gram, fit.delta()) : new LayerMetric.Plain();
             others.add(() -> fitted(job, fit, gram, metric));
         }
-        this.fitted = Parallel.run(others, options.threads());
+        List<LayerForms> forms = Parallel.run(others, options.threads());
+        // block terms after the curves, as what was tried on one layer of a shape decides what the others try
+        this.fitted = options.minSpeedup() == 0 && options.curveFormat().fitsBlockTerms()
+                ? blockTerms.attach(forms, options.threads()) : forms;
     }
 
     /**
@@ -113,7 +120,7 @@ final class CurveCompression {
         skippedOutcomes.add(Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), dense));
     }
 
-    /** A layer's curve as fitted, with its other forms (fitted here: convolutions and narrow weights). */
+    /** A layer's curve as fitted, with its bits axis and a convolution's other forms. */
     private LayerForms fitted(LayerJob job, CurveFit fit, Matrix gram, LayerMetric metric) {
         long started = System.nanoTime();
         Onnx.TensorProto tensor = inits.get(job.weightName());
@@ -124,8 +131,6 @@ final class CurveCompression {
         List<FormPoint> others = List.of(); // with a minimum speed-up only the curve, which is timed
         if (options.minSpeedup() == 0 && job instanceof LayerJob.Conv c) {
             others = ConvForms.points(c, weight.get(), gram, options, compressor.progress());
-        } else if (options.minSpeedup() == 0 && gram == null) {
-            others = blockTerms.points(job, weight, curve);
         }
         List<dev.blockterm.quantize.Precision> lower = QuantizedPoints.lower(options.bits(), tensor.getDataType());
         List<QuantizedPoints.Point> bits = List.of();
@@ -196,7 +201,7 @@ final class CurveCompression {
     Allocation allocation() {
         List<Allocation.Curve> curves = new ArrayList<>();
         for (int i = 0; i < fitted.size(); i++) {
-            curves.add(fitted.get(i).curve(sensitivity == null ? 1 : sensitivity[i], inBytes));
+            curves.add(fitted.get(i).curve(sensitivity == null ? 1 : sensitivity[i], inBytes, format));
         }
         return new Allocation(curves);
     }
@@ -316,15 +321,19 @@ final class CurveCompression {
         return p;
     }
 
-    /** Per layer: the smallest rank whose relative error (in the layer's metric) is at most {@code error}; 0: none. */
+    /**
+     * Per layer: the smallest point (in parameters) of the forms the format allows whose relative error (in
+     * the layer's metric) is at most {@code error}; 0: none.
+     */
     int[] ranksWithin(double error) {
         int[] ids = new int[fitted.size()];
         for (int i = 0; i < ids.length; i++) {
-            LayerForms f = fitted.get(i);
-            for (int r = 1; r <= f.maxRank(); r++) {
-                if (f.layer().curve().relativeError(r) <= error) {
-                    ids[i] = f.lowRankId(r);
-                    break;
+            Allocation.Curve c = fitted.get(i).curve(1, false, format);
+            long best = Long.MAX_VALUE;
+            for (int k = 0; k < c.ranks().length; k++) {
+                if (c.errors()[k] <= error * error && c.sizes()[k] < best) {
+                    best = c.sizes()[k];
+                    ids[i] = c.ranks()[k];
                 }
             }
         }
@@ -335,7 +344,10 @@ final class CurveCompression {
     List<Compressor.LayerOutcome> outcomes(int[] ids, String selection) {
         List<Compressor.LayerOutcome> out = new ArrayList<>(skippedOutcomes);
         for (int i = 0; i < fitted.size(); i++) {
-            out.add(fitted.get(i).outcome(ids[i], selection, target));
+            LayerForms f = fitted.get(i);
+            String verdict = ids[i] == 0 || selection != null ? null : f.verdict(ids[i], inBytes);
+            out.add(f.outcome(ids[i], selection != null ? selection : verdict == null ? null
+                    : "the allocation; " + verdict, target));
         }
         return out;
     }
@@ -353,6 +365,24 @@ final class CurveCompression {
             }
         }
         return out;
+    }
+
+    /** How many layers each family won at these points, in words. */
+    String chosenFamilies(int[] ids) {
+        java.util.Map<Form.Family, Integer> counts = new java.util.EnumMap<>(Form.Family.class);
+        for (int i = 0; i < fitted.size(); i++) {
+            if (ids[i] != 0) {
+                counts.merge(fitted.get(i).family(ids[i]), 1, Integer::sum);
+            }
+        }
+        List<String> parts = new ArrayList<>();
+        counts.forEach((f, n) -> parts.add(n + " " + switch (f) {
+            case LOW_RANK -> "low-rank";
+            case BLOCK_TERM -> "block-term";
+            case SPATIAL -> "spatial SVD";
+            case DENSE -> "dense at a lower precision";
+        }));
+        return parts.isEmpty() ? "no layer compressed" : "layers by form: " + String.join(", ", parts);
     }
 
     String describeCurves() {

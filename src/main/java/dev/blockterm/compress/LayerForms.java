@@ -84,6 +84,21 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
         return a.form().rank(a.point());
     }
 
+    /** The same forms with {@code points} added to the fitted forms' points. */
+    LayerForms withFitted(List<FormPoint> points) {
+        List<Form> out = new ArrayList<>();
+        for (Form f : forms) {
+            if (f instanceof FittedForms o) {
+                List<FormPoint> all = new ArrayList<>(o.fitted());
+                all.addAll(points);
+                out.add(new FittedForms(layer, all));
+            } else {
+                out.add(f);
+            }
+        }
+        return new LayerForms(layer, out);
+    }
+
     /** The same forms with the low-rank curve offered only up to {@code rank}: the other forms are not timed. */
     LayerForms capped(int rank) {
         List<Form> kept = new ArrayList<>();
@@ -98,10 +113,15 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
 
     /**
      * The allocation's curve of this layer: every point's size and its squared relative error scaled by
-     * the layer's {@code sensitivity}, in bytes or in parameters.
+     * the layer's {@code sensitivity}, in bytes or in parameters; only the points the format allows.
      */
-    Allocation.Curve curve(double sensitivity, boolean inBytes) {
-        int n = points();
+    Allocation.Curve curve(double sensitivity, boolean inBytes, CurveFormat format) {
+        int n = 0;
+        for (Form f : forms) {
+            for (int p = 0; p < f.points(); p++) {
+                n += format.allows(f.family(p)) ? 1 : 0;
+            }
+        }
         int[] ids = new int[n];
         long[] sizes = new long[n];
         double[] errors = new double[n];
@@ -109,6 +129,9 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
         for (int i = 0; i < forms.size(); i++) {
             Form f = forms.get(i);
             for (int p = 0; p < f.points(); p++) {
+                if (!format.allows(f.family(p))) {
+                    continue;
+                }
                 ids[at] = id(i, p);
                 sizes[at] = f.size(p, inBytes);
                 double e = f.error(p) * sensitivity;
@@ -118,6 +141,50 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
         }
         long dense = job().parameters() * (inBytes ? dev.blockterm.onnx.Weights.width(layer.dataType()) : 1);
         return new Allocation.Curve(job().name(), dense, ids, sizes, errors);
+    }
+
+    /**
+     * The verdict at point {@code id}: the least error (in the layer's metric) of the low-rank and of the
+     * block-term points no larger than it, and the family that was chosen; null where the layer has no
+     * block-term point to compare.
+     */
+    String verdict(int id, boolean inBytes) {
+        At chosen = at(id);
+        long size = chosen.form().size(chosen.point(), inBytes);
+        double lowRank = Double.NaN;
+        double blockTerm = Double.NaN;
+        boolean any = false;
+        for (Form f : forms) {
+            for (int p = 0; p < f.points(); p++) {
+                Form.Family family = f.family(p);
+                any |= family == Form.Family.BLOCK_TERM;
+                if (f.size(p, inBytes) > size) {
+                    continue;
+                }
+                if (family == Form.Family.LOW_RANK && !(f.error(p) >= lowRank)) {
+                    lowRank = f.error(p);
+                } else if (family == Form.Family.BLOCK_TERM && !(f.error(p) >= blockTerm)) {
+                    blockTerm = f.error(p);
+                }
+            }
+        }
+        if (!any) {
+            return null;
+        }
+        return String.format(java.util.Locale.ROOT, "at this size the best block term %s, the best low rank %s (errors "
+                + "in the layer's metric): %s", text(blockTerm), text(lowRank),
+                chosen.form().family(chosen.point()).name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
+                + " chosen");
+    }
+
+    private static String text(double e) {
+        return Double.isNaN(e) ? "none" : String.format(java.util.Locale.ROOT, "%.4f", e);
+    }
+
+    /** The family of point {@code id}. */
+    Form.Family family(int id) {
+        At a = at(id);
+        return a.form().family(a.point());
     }
 
     /** The layer's outcome at point {@code id} (0: dense, saying why). */
