@@ -29,7 +29,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "compress", mixinStandardHelpOptions = true,
-        description = "Fits block-term factors to every fully connected layer and writes the smaller model.")
+        description = "Chooses a form, a size and a precision for every fully connected, convolutional, recurrent and "
+                + "embedding weight (low rank, block terms, spatial SVD; float, int8, int4) for the whole model's target "
+                + "and writes the smaller model.")
 final class CompressCommand implements Callable<Integer> {
 
     @Spec

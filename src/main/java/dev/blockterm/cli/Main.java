@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 
 /** {@code blockterm}: compress dense ONNX models with block-term tensor decompositions. */
 @Command(name = "blockterm", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Compresses the fully connected layers of ONNX models with block-term tensor decompositions.",
+        description = "Compresses trained ONNX models without retraining: low rank, block terms, spatial SVD and "
+                + "lower precisions, chosen per weight for the whole model's target, in standard ONNX ops.",
         subcommands = {CompressCommand.class, InspectCommand.class, VerifyCommand.class,
             ImportFactorsCommand.class})
 public final class Main implements Runnable {
