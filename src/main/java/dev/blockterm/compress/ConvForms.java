@@ -1,8 +1,10 @@
 package dev.blockterm.compress;
 
 import dev.blockterm.decompose.BlockTerm;
+import dev.blockterm.decompose.BlockTermConfig;
 import dev.blockterm.decompose.FitResult;
 import dev.blockterm.decompose.Initialization;
+import dev.blockterm.decompose.MetricBlockTermAls;
 import dev.blockterm.decompose.MetricLeastSquares;
 import dev.blockterm.decompose.SpatialSvd;
 import dev.blockterm.decompose.TensorTrain;
@@ -12,6 +14,7 @@ import dev.blockterm.onnx.ConvLayer;
 import dev.blockterm.rewrite.ConvRewriter;
 import dev.blockterm.tensor.Matrix;
 import dev.blockterm.tensor.Tensor;
+import dev.blockterm.tensor.Tensorization;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -134,9 +137,11 @@ final class ConvForms {
             }
             previous = s.parameters(layer);
             progress.accept(String.format(Locale.ROOT, "fitting %s as a block-term chain N=%d, ranks %s%s", job.name(),
-                    s.blocks(), s.ranksText(), metric == null ? "" : ", its last 1x1 convolution refitted to the outputs"));
+                    s.blocks(), s.ranksText(), metric == null ? "" : ", its last 1x1 convolution refitted to the outputs, "
+                    + "then every factor by ALS in their metric"));
             FitResult<BlockTerm> fit = fitter.fit(kernel, s);
-            BlockTerm bt = metric == null ? fit.model() : refitLast(fit.model(), w, metric, layer);
+            BlockTerm bt = metric == null ? fit.model()
+                    : refined(refitLast(fit.model(), w, metric, layer), w, metric, layer, options);
             Matrix approx = matrixOf(bt, layer);
             double weightError = measure.relative(null, approx);
             double error = measure.relative(metric, approx);
@@ -149,6 +154,39 @@ final class ConvForms {
                     m -> ConvRewriter.rewrite(m, layer, bt), new Compressor.LayerFit(job.name(), null, result, outputError)));
         }
         return out;
+    }
+
+    /**
+     * The chain refined in the output metric on all its factors and cores ({@link MetricBlockTermAls},
+     * from {@code start}, so its error in the metric never rises): the kernel read as the matrix
+     * {@code W} ({@code (C_in K) x C_out}) in the split layout with the input legs {@code (C_in, K)} and
+     * the output leg {@code C_out}, that is modes {@code (C_in, K, C_out)} with ranks
+     * {@code (R_in, K, R_out)}, the chain's own {@code (C_out, C_in, K)} permuted.
+     */
+    static BlockTerm refined(BlockTerm start, Matrix w, Matrix metric, ConvLayer layer, CompressionOptions options) {
+        int cIn = layer.inChannels();
+        int k = layer.kernelSize();
+        int cOut = layer.outChannels();
+        Tensorization tz = Tensorization.split(cIn * k, cOut, new int[] {cIn, k}, new int[] {cOut});
+        BlockTerm permuted = permute(start, new int[] {1, 2, 0}); // (C_out, C_in, K) -> (C_in, K, C_out)
+        BlockTermConfig config = new BlockTermConfig(start.blocks(), permuted.ranks(),
+                Math.min(options.maxSweeps(), CHAIN_SWEEPS), Math.max(options.tolerance(), 1e-4), options.seed(),
+                dev.blockterm.decompose.Initialization.GREEDY, 1);
+        BlockTerm fit = MetricBlockTermAls.fit(w, tz, metric, config, permuted).model();
+        return permute(fit, new int[] {2, 0, 1}); // back to (C_out, C_in, K)
+    }
+
+    /** The decomposition with its modes reordered: new mode m is old mode {@code order[m]}. */
+    static BlockTerm permute(BlockTerm bt, int[] order) {
+        List<Term> terms = new ArrayList<>();
+        for (Term t : bt.terms()) {
+            List<Matrix> factors = new ArrayList<>();
+            for (int m : order) {
+                factors.add(t.factors().get(m));
+            }
+            terms.add(new Term(t.core().permute(order), factors));
+        }
+        return new BlockTerm(terms);
     }
 
     /** The chain's kernel as {@code (C_in K) x C_out}. */

@@ -22,7 +22,7 @@ public sealed interface Target {
         }
     }
 
-    /** The default's output error with calibration inputs (measured: see the README's defaults table). */
+    /** The default's output error with calibration inputs (measured: docs/results.md, every target on the bundled models). */
     double CALIBRATED_ERROR = 0.02;
     /** The default's output error on generated inputs. */
     double GENERATED_ERROR = 0.01;
