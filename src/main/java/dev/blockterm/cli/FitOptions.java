@@ -168,18 +168,25 @@ final class FitOptions {
                 throw new UsageError("--blocks, --rank, --layout, --order and --shape apply to --layer-ratio and "
                         + "explicit ranks; " + flag(asked.get(0)) + " chooses each layer's form and size on its curves");
             }
+            if (!asked.get(0).usesCurves() && format.equals("lowrank")) {
+                throw new UsageError("--format lowrank applies to --ratio, --size, --budget, --max-error, "
+                        + "--max-output-error and the default (the low-rank curve); " + "--layer-ratio fits bt, "
+                        + "tucker, cp or tt");
+            }
             if (asked.get(0).usesCurves() && format.equals("tt")) {
                 throw new UsageError("--format tt applies to --layer-ratio and explicit ranks; " + flag(asked.get(0))
                         + " chooses among auto, bt, tucker, cp and lowrank");
             }
             return asked.get(0);
         }
-        if (format.equals("lowrank")) {
-            throw new UsageError("--format lowrank applies to --ratio, --size, --budget, --max-error and "
-                    + "--max-output-error (the low-rank curve); --layer-ratio and explicit ranks fit bt, tucker, cp or tt");
+        // no target: --format bt or lowrank restricts the default's forms; tucker, cp and tt fit explicit ranks
+        boolean explicit = blocks != null || ranks != null || !layout.equals("auto")
+                || !List.of("auto", "bt", "lowrank").contains(format) || order != 0 || !shapes.isEmpty();
+        if (explicit && format.equals("lowrank")) {
+            throw new UsageError("--format lowrank applies to --ratio, --size, --budget, --max-error, "
+                    + "--max-output-error and the default (the low-rank curve); --layer-ratio and explicit ranks fit "
+                    + "bt, tucker, cp or tt");
         }
-        boolean explicit = blocks != null || ranks != null || !layout.equals("auto") || !perLayerFormat().equals("bt")
-                || order != 0 || !shapes.isEmpty();
         return explicit ? new Target.Ranks() : new Target.Default();
     }
 
@@ -210,6 +217,21 @@ final class FitOptions {
                     + (long) CompressionOptions.MAX_MIN_SPEEDUP + " (1.5: at least 1.5 "
                     + "times as fast as dense), found " + minSpeedup);
         }
+        boolean curves = target().resolve(false).usesCurves();
+        CurveFormat curveFormat;
+        try {
+            curveFormat = curves ? CurveFormat.parse(format) : CurveFormat.AUTO;
+        } catch (IllegalArgumentException e) {
+            throw new UsageError("--" + e.getMessage());
+        }
+        if (curveFormat.blockTermsAlone() && minSpeedup != 0) {
+            throw new UsageError("--min-speedup times the low-rank curve alone; with --format " + format
+                    + " nothing would be offered");
+        }
+        if (curveFormat.blockTermsAlone() && sequential) {
+            throw new UsageError("--sequential refits low-rank and integer points; --format " + format
+                    + " offers neither");
+        }
         if (minSpeedup != 0 && !target().resolve(false).usesCurves()) {
             throw new UsageError("--min-speedup: applies to the targets decided on curves (the default, --ratio, "
                     + "--budget, --size, --max-error, --max-output-error), not to --layer-ratio or explicit ranks");
@@ -227,8 +249,8 @@ final class FitOptions {
                 .layers(layers == null ? null : Pattern.compile(layers))
                 .exclude(exclude == null ? null : Pattern.compile(exclude)).minParams(minParams)
                 .sweeps(maxSweeps, tolerance).seed(seed).threads(threads).expectedBatch(batch).init(initialization)
-                .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(target.usesCurves() ? "bt" : perLayerFormat()))
-                .curveFormat(target.usesCurves() ? CurveFormat.parse(format) : CurveFormat.AUTO)
+                .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(curves ? "bt" : perLayerFormat()))
+                .curveFormat(curveFormat)
                 .target(target).weights(weights == null ? null : Pattern.compile(weights))
                 .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
                 .convForms(convForms()).bits(bits()).build();

@@ -36,14 +36,14 @@ import java.util.function.Supplier;
  * ({@link BlockTermAls}).
  *
  * <p>On each tensorization of the weight (merged, split, input-whole with the output split) the
- * largest candidate of the format within each of {@link #RATIOS} of the dense size is sized. A
- * candidate is screened before it is fitted: where a bound on its error holds in the layer's metric
- * (the weight metric, or the output metric with the input one whole mode: the unfolding bound of
- * {@code L^T W}, {@link UnfoldingBound}), a candidate whose bound is above the low-rank curve's error
- * at its size cannot win and is not fitted. The {@link #PER_LAYER} most promising (lowest bound over
- * curve; the weight metric's bound ranks those without a valid one) are probed for
- * {@link #PROBE_SWEEPS} sweeps and dropped if still above {@link #PROBE_MARGIN} times the curve's
- * error; the rest are fitted for {@link #SWEEPS} sweeps and offered where they beat the curve.
+ * largest candidate of the format within each of {@link #RATIOS} of the dense size is sized. Where a
+ * bound on its error holds in the layer's metric (the weight metric, or the output metric with the
+ * input one whole mode: the unfolding bound of {@code L^T W}, {@link UnfoldingBound}), a candidate
+ * whose bound is not below the low-rank curve's error at its size cannot win and is not fitted, and
+ * of the others the {@link #PER_LAYER} with the lowest bound over the curve are; where none holds,
+ * each layout's candidate nearest 4x is. Each is probed for {@link #PROBE_SWEEPS} sweeps, dropped if
+ * still above {@link #PROBE_MARGIN} times the curve's error, else fitted for {@link #SWEEPS} sweeps
+ * and offered where it beats the curve; a win also tries the same layout one size up and down.
  */
 final class BlockTermPoints {
 
@@ -84,7 +84,8 @@ final class BlockTermPoints {
     /** What was sized, fitted and kept, in words. */
     String describe() {
         return String.format(Locale.ROOT, "%s layouts: %d sized, %d fitted, %d %s%s", format.label(), sized.get(),
-                fitted.get(), kept.get(), alone ? "kept" : "beat the low-rank curve", skipped.get() == 0 ? ""
+                fitted.get(), kept.get(), alone ? "kept" : "kept (below the low-rank curve at their size)",
+                skipped.get() == 0 ? ""
                 : ", " + skipped.get() + " layers not tried as none of the first " + SCOUTS + " of their shape won");
     }
 
@@ -116,7 +117,7 @@ final class BlockTermPoints {
         for (int i = 0; i < layers.size(); i++) {
             LayerJob job = layers.get(i).job();
             if (eligible(layers.get(i).layer())) {
-                byShape.computeIfAbsent(shape(job), k -> new ArrayList<>()).add(i);
+                byShape.computeIfAbsent(shape(layers.get(i).layer()), k -> new ArrayList<>()).add(i);
             }
         }
         List<List<FormPoint>> points = new ArrayList<>();
@@ -134,13 +135,13 @@ final class BlockTermPoints {
         for (int k = 0; k < scouts.size(); k++) {
             int i = scouts.get(k);
             points.set(i, scouted.get(k).points());
-            won.computeIfAbsent(shape(layers.get(i).job()), s -> new LinkedHashSet<>()).addAll(scouted.get(k).won());
+            won.computeIfAbsent(shape(layers.get(i).layer()), s -> new LinkedHashSet<>()).addAll(scouted.get(k).won());
         }
         List<Integer> rest = new ArrayList<>();
         tasks.clear();
         for (List<Integer> g : byShape.values()) {
             for (int i : g.subList(Math.min(SCOUTS, g.size()), g.size())) {
-                Set<Key> only = won.get(shape(layers.get(i).job()));
+                Set<Key> only = won.get(shape(layers.get(i).layer()));
                 if (only.isEmpty()) {
                     skipped.incrementAndGet();
                     continue;
@@ -160,8 +161,11 @@ final class BlockTermPoints {
         return out;
     }
 
-    private static String shape(LayerJob job) {
-        return job.rows() + "x" + job.cols();
+    /** What layers share a scout by: their kind, the metric they are fitted in, and their shape. */
+    private static String shape(FittedLayer layer) {
+        LayerJob job = layer.job();
+        return job.getClass().getSimpleName() + " " + layer.metric().getClass().getSimpleName() + " " + job.rows() + "x"
+                + job.cols();
     }
 
     /**
@@ -231,6 +235,9 @@ final class BlockTermPoints {
                 this.sized.incrementAndGet();
                 int rank = (int) Math.min(curve.maxRank(), cand.parameters() / ((long) job.rows() + job.cols()));
                 double lowRank = curve.tail(rank);
+                if (lowRank <= 0 && !alone) {
+                    continue; // the curve is exact at this size: nothing beats it
+                }
                 if (weightBound == null) {
                     weightBound = new UnfoldingBound(tz.tensorize(w.data()));
                 }

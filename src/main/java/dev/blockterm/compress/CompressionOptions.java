@@ -396,7 +396,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         sb.append(" --min-params ").append(minParams).append(" --max-sweeps ").append(maxSweeps).append(" --tol ")
                 .append(tolerance).append(" --seed ").append(seed).append(" --threads ").append(threads)
                 .append(" --batch ").append(expectedBatch).append(" --init ").append(init.name().toLowerCase());
-        sb.append(" --format ").append(target.usesCurves() ? curveFormat.label() : format.label());
+        sb.append(" --format ").append(target.resolve(true).usesCurves() ? curveFormat.label() : format.label());
         sb.append(flag(target));
         if (minSpeedup != 0) {
             sb.append(" --min-speedup ").append(minSpeedup);

@@ -140,8 +140,13 @@ final class ConvForms {
                     s.blocks(), s.ranksText(), metric == null ? "" : ", its last 1x1 convolution refitted to the outputs, "
                     + "then every factor by ALS in their metric"));
             FitResult<BlockTerm> fit = fitter.fit(kernel, s);
-            BlockTerm bt = metric == null ? fit.model()
-                    : refined(refitLast(fit.model(), w, metric, layer), w, metric, layer, options);
+            if (metric != null) {
+                BlockTerm last = refitLast(fit.model(), w, metric, layer);
+                FitResult<BlockTerm> refined = refined(last, w, metric, layer, options);
+                fit = refined != null ? refined : new FitResult<>(last, fit.errors(), fit.sweeps(), fit.converged(),
+                        fit.relativeError(), fit.init(), fit.seconds(), fit.sweepSeconds());
+            }
+            BlockTerm bt = fit.model();
             Matrix approx = matrixOf(bt, layer);
             double weightError = measure.relative(null, approx);
             double error = measure.relative(metric, approx);
@@ -161,19 +166,27 @@ final class ConvForms {
      * from {@code start}, so its error in the metric never rises): the kernel read as the matrix
      * {@code W} ({@code (C_in K) x C_out}) in the split layout with the input legs {@code (C_in, K)} and
      * the output leg {@code C_out}, that is modes {@code (C_in, K, C_out)} with ranks
-     * {@code (R_in, K, R_out)}, the chain's own {@code (C_out, C_in, K)} permuted.
+     * {@code (R_in, K, R_out)}, the chain's own {@code (C_out, C_in, K)} permuted; null where
+     * {@code K > R_in R_out} (no core of those ranks exists).
      */
-    static BlockTerm refined(BlockTerm start, Matrix w, Matrix metric, ConvLayer layer, CompressionOptions options) {
+    static FitResult<BlockTerm> refined(BlockTerm start, Matrix w, Matrix metric, ConvLayer layer,
+                                        CompressionOptions options) {
         int cIn = layer.inChannels();
         int k = layer.kernelSize();
         int cOut = layer.outChannels();
         Tensorization tz = Tensorization.split(cIn * k, cOut, new int[] {cIn, k}, new int[] {cOut});
         BlockTerm permuted = permute(start, new int[] {1, 2, 0}); // (C_out, C_in, K) -> (C_in, K, C_out)
+        int[] ranks = permuted.ranks();
+        if (ranks[1] > ranks[0] * ranks[2]) {
+            return null; // the spatial mode's rank is bounded by R_in R_out: a core this thin is left as refitted
+        }
         BlockTermConfig config = new BlockTermConfig(start.blocks(), permuted.ranks(),
                 Math.min(options.maxSweeps(), CHAIN_SWEEPS), Math.max(options.tolerance(), 1e-4), options.seed(),
                 dev.blockterm.decompose.Initialization.GREEDY, 1);
-        BlockTerm fit = MetricBlockTermAls.fit(w, tz, metric, config, permuted).model();
-        return permute(fit, new int[] {2, 0, 1}); // back to (C_out, C_in, K)
+        FitResult<BlockTerm> fit = MetricBlockTermAls.fit(w, tz, metric, config, permuted);
+        return new FitResult<>(permute(fit.model(), new int[] {2, 0, 1}), // back to (C_out, C_in, K)
+                fit.errors(), fit.sweeps(), fit.converged(), fit.relativeError(), fit.init(), fit.seconds(),
+                fit.sweepSeconds());
     }
 
     /** The decomposition with its modes reordered: new mode m is old mode {@code order[m]}. */

@@ -42,8 +42,11 @@ final class CurveCompression {
     private final boolean inBytes;
     /** The forms the allocation may choose among. */
     private final CurveFormat format;
+    /** The verdicts measured before {@code --sequential} refitted the chosen points; null without it. */
+    private String[] verdicts;
     /** The block-term points fitted beside the curves (and what was tried, for the summary). */
     private final BlockTermPoints blockTerms;
+    private final boolean blockTermsTried;
 
     CurveCompression(Compressor compressor, Target target, List<LinearLayer> layers, List<ConvLayer> convs,
                      List<StoredWeight> stored, List<dev.blockterm.onnx.EmbeddingTable> tables,
@@ -89,8 +92,8 @@ final class CurveCompression {
         }
         List<LayerForms> forms = Parallel.run(others, options.threads());
         // block terms after the curves, as what was tried on one layer of a shape decides what the others try
-        this.fitted = options.minSpeedup() == 0 && options.curveFormat().fitsBlockTerms()
-                ? blockTerms.attach(forms, options.threads()) : forms;
+        this.blockTermsTried = options.minSpeedup() == 0 && options.curveFormat().fitsBlockTerms();
+        this.fitted = blockTermsTried ? blockTerms.attach(forms, options.threads()) : forms;
     }
 
     /**
@@ -190,6 +193,7 @@ final class CurveCompression {
      * the inputs the model compressed up to it gives.
      */
     void compensate(int[] ids, Onnx.ModelProto model, Calibration calibration) {
+        verdicts = verdicts(ids); // in the layers' own metric, before the refit changes the chosen points' errors
         fitted = new Sequential(fitted, compressor.progress()).refit(ids, model, calibration, this::replacements);
     }
 
@@ -343,11 +347,21 @@ final class CurveCompression {
     /** The outcome of every layer at these points (0: dense), the skipped layers included. */
     List<Compressor.LayerOutcome> outcomes(int[] ids, String selection) {
         List<Compressor.LayerOutcome> out = new ArrayList<>(skippedOutcomes);
+        String[] said = verdicts != null ? verdicts : verdicts(ids);
         for (int i = 0; i < fitted.size(); i++) {
             LayerForms f = fitted.get(i);
-            String verdict = ids[i] == 0 || selection != null ? null : f.verdict(ids[i], inBytes);
+            String verdict = selection != null ? null : said[i];
             out.add(f.outcome(ids[i], selection != null ? selection : verdict == null ? null
-                    : "the allocation; " + verdict, target));
+                    : "the allocation; " + verdict, target, format));
+        }
+        return out;
+    }
+
+    /** Each layer's verdict at its point (null: dense, or no block-term point to compare). */
+    private String[] verdicts(int[] ids) {
+        String[] out = new String[fitted.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ids[i] == 0 ? null : fitted.get(i).verdict(ids[i], inBytes);
         }
         return out;
     }
@@ -390,6 +404,6 @@ final class CurveCompression {
         return String.format(Locale.ROOT, "%d layers' exact low-rank curves (%d in the metric of their outputs on the "
                 + "calibration inputs, %d of their weights%s; %s)", fitted.size(), whitened, fitted.size() - whitened,
                 sensitivity == null ? "" : "; each scaled by its measured effect on the model's outputs",
-                blockTerms.describe());
+                blockTermsTried ? blockTerms.describe() : "no block terms tried");
     }
 }

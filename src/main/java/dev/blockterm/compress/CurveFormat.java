@@ -27,6 +27,11 @@ public enum CurveFormat {
         return this != LOWRANK;
     }
 
+    /** Whether block terms are the only forms offered (bt, tucker, cp). */
+    public boolean blockTermsAlone() {
+        return this == BT || this == TUCKER || this == CP;
+    }
+
     /** Whether the allocation may choose a point of this family. */
     boolean allows(Form.Family family) {
         return switch (this) {

@@ -173,8 +173,12 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
         }
         return String.format(java.util.Locale.ROOT, "at this size the best block term %s, the best low rank %s (errors "
                 + "in the layer's metric): %s", text(blockTerm), text(lowRank),
-                chosen.form().family(chosen.point()).name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
-                + " chosen");
+                switch (chosen.form().family(chosen.point())) {
+                    case LOW_RANK -> "low rank chosen";
+                    case BLOCK_TERM -> "block term chosen";
+                    case SPATIAL -> "spatial SVD chosen";
+                    case DENSE -> "dense at a lower precision chosen";
+                });
     }
 
     private static String text(double e) {
@@ -188,13 +192,15 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
     }
 
     /** The layer's outcome at point {@code id} (0: dense, saying why). */
-    Compressor.LayerOutcome outcome(int id, String selection, Target target) {
+    Compressor.LayerOutcome outcome(int id, String selection, Target target, CurveFormat format) {
         if (id != 0) {
             At a = at(id);
             return a.form().outcome(a.point(), selection);
         }
         LayerJob job = job();
-        String reason = layer.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"
+        String reason = format != CurveFormat.AUTO && curve(1, false, format).ranks().length == 0
+                ? "no " + format.label() + " form offered for this layer"
+                : layer.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"
                 : maxRank() == 0 ? "no rank runs fast enough factored (the minimum speed-up)"
                 : "kept dense by the target (" + target.describe() + ")";
         return Compressor.LayerOutcome.dense(job.nodeIndex(), job.weightName(), LayerReport.dense(job.name(),

@@ -60,14 +60,22 @@ class FormatOptionTest {
     }
 
     @Test
+    void withoutATargetLowRankRestrictsTheDefault() throws Exception {
+        List<String> layouts = compressedLayouts("--format", "lowrank", "--calibration", "testdata/digits_calib_x.npy");
+        assertTrue(layouts.stream().allMatch(l -> l.startsWith("low-rank")), layouts.toString());
+        assertTrue(Files.readString(dir.resolve("report.json")).contains("--format lowrank"), "the recorded command");
+    }
+
+    @Test
     void formatsThatDoNotApplyAreUsageErrors() {
         for (String[] args : new String[][] {{"--ratio", "4", "--format", "tt"}, {"--layer-ratio", "4", "--format",
-            "lowrank"}, {"--ratio", "4", "--format", "svd"}}) {
+            "lowrank"}, {"--ratio", "4", "--format", "svd"}, {"--ratio", "4", "--format", "bt", "--min-speedup", "1.5"},
+            {"--ratio", "4", "--format", "bt", "--sequential", "--calibration", "testdata/digits_calib_x.npy"}}) {
             Path out = dir.resolve("out.onnx");
             List<String> all = new ArrayList<>(List.of("compress", "models/digits_mlp.onnx", "-o", out.toString(), "-q"));
             all.addAll(List.of(args));
             CliRun run = CliRun.of(all.toArray(String[]::new));
-            assertTrue(run.code() == 2 || run.code() == 1, String.join(" ", args) + ": " + run.code() + " " + run.err());
+            assertEquals(2, run.code(), String.join(" ", args) + ": " + run.err());
             assertTrue(run.err().contains("--format") || run.err().contains("format"), run.err());
             assertFalse(Files.exists(out));
         }

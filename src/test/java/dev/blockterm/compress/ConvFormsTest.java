@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * last 1x1, then every factor refined by ALS in that metric, never worse than the refit alone and
  * better than the weight fit; the mode permutation it goes through is its own inverse's inverse.
  */
-class ConvChainTest {
+class ConvFormsTest {
 
     @Test
     void everyFactorRefinedInTheMetricBeatsTheLastOneRefittedAlone() {
@@ -38,7 +38,7 @@ class ConvChainTest {
                 w.transpose().data());
         BlockTerm weightFit = fitter.fit(kernel, s).model();
         BlockTerm last = ConvForms.refitLast(weightFit, w, metric, layer);
-        BlockTerm refined = ConvForms.refined(last, w, metric, layer, options);
+        BlockTerm refined = ConvForms.refined(last, w, metric, layer, options).model();
         double eWeight = error(w, weightFit, metric, layer);
         double eLast = error(w, last, metric, layer);
         double eRefined = error(w, refined, metric, layer);
