@@ -41,7 +41,8 @@ import java.util.function.Supplier;
  * input one whole mode: the unfolding bound of {@code L^T W}, {@link UnfoldingBound}), a candidate
  * whose bound is not below the low-rank curve's error at its size cannot win and is not fitted, and
  * of the others the {@link #PER_LAYER} with the lowest bound over the curve are; where none holds,
- * each layout's candidate nearest 4x is. Each is probed for {@link #PROBE_SWEEPS} sweeps, dropped if
+ * each layout's candidate nearest 4x is. Each is probed for {@link #PROBE_SWEEPS} sweeps (one without a
+ * bound), dropped if
  * still above {@link #PROBE_MARGIN} times the curve's error, else fitted for {@link #SWEEPS} sweeps
  * and offered where it beats the curve; a win also tries the same layout one size up and down.
  */
@@ -334,11 +335,14 @@ final class BlockTermPoints {
         // a curve point, not the user's fit: a few sweeps to see whether it comes near the curve (ALS
         // rarely closes a wide gap), then a short sweep budget from where the probe stopped
         long started = System.nanoTime();
-        FitResult<BlockTerm> fit = fit(w, c, tz, cand, PROBE_SWEEPS, null);
+        // without a bound the probe is all there is to go on, and on wide layers each metric sweep costs
+        // seconds: one sweep decides there
+        int probe = s.valid() ? PROBE_SWEEPS : 1;
+        FitResult<BlockTerm> fit = fit(w, c, tz, cand, probe, null);
         double e = fit.relativeError();
         if (!alone && e * e * curve.total() > PROBE_MARGIN * s.lowRank()) {
             progress.accept(String.format(Locale.ROOT, "  dropped: after %d sweeps %.2f of the curve's error (%.1f s)",
-                    PROBE_SWEEPS, e * e * curve.total() / s.lowRank(), (System.nanoTime() - started) / 1e9));
+                    probe, e * e * curve.total() / s.lowRank(), (System.nanoTime() - started) / 1e9));
             return null;
         }
         // the weight metric's fit starts again with the longer budget; the output metric's goes on from the probe
