@@ -292,7 +292,7 @@ final class BlockTermPoints {
             if (!tried.add(s.key())) {
                 continue;
             }
-            FormPoint p = fit(job, w, c, gram == null ? 0 : gram.delta(), curve, s);
+            FormPoint p = fit(layer, w, c, s);
             if (p == null) {
                 continue;
             }
@@ -323,7 +323,9 @@ final class BlockTermPoints {
     }
 
     /** The candidate probed, then fitted; its point where it beats the curve, else null. */
-    private FormPoint fit(LayerJob job, Matrix w, Matrix c, double delta, LowRank curve, Sized s) {
+    private FormPoint fit(FittedLayer layer, Matrix w, Matrix c, Sized s) {
+        LayerJob job = layer.job();
+        LowRank curve = layer.curve();
         fitted.incrementAndGet();
         Candidates.Candidate cand = s.c();
         Tensorization tz = s.key().tz();
@@ -356,29 +358,13 @@ final class BlockTermPoints {
         kept.incrementAndGet();
         BlockTerm bt = fit.model();
         Matrix approx = new Matrix(job.rows(), job.cols(), tz.matricize(bt.reconstruct()));
-        FittedLayer.Distance d = distance(w, approx);
+        FittedLayer.Distance d = FittedLayer.Distance.between(w, approx);
         double weightError = d.relative();
-        double outputError = Double.NaN;
-        if (c != null) {
-            // ||X D||^2 = e^2 total - delta ||D||^2, over ||X W||^2 = total - delta ||W||^2
-            double base = curve.total() - delta * d.norm();
-            outputError = base <= 0 ? 0 : Math.sqrt(Math.max(0, e * e * curve.total() - delta * d.diff()) / base);
-        }
+        double outputError = c == null ? Double.NaN : layer.outputError(e * e * curve.total(), d);
         String layout = format.label() + " " + tz.layout().label() + (c == null ? "" : " whitened");
         return new FormPoint(Form.Family.BLOCK_TERM, layout, tz.describe(), cand.blocks(), cand.ranksText(),
                 cand.parameters(), e, weightError, outputError, fit.sweeps(), fit.converged(), s.flops(),
                 () -> approx, job.rewrite(tz, bt), new Compressor.LayerFit(job.name(), tz, fit, outputError));
-    }
-
-    private static FittedLayer.Distance distance(Matrix w, Matrix approx) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < w.data().length; i++) {
-            double d = w.data()[i] - approx.data()[i];
-            diff += d * d;
-            norm += w.data()[i] * w.data()[i];
-        }
-        return new FittedLayer.Distance(diff, norm);
     }
 
     private FitResult<BlockTerm> fit(Matrix w, Matrix c, Tensorization tz, Candidates.Candidate cand, int sweeps,

@@ -59,18 +59,21 @@ record FittedLayer(LayerJob job, Supplier<Matrix> weight, LowRank curve, boolean
         double relative() {
             return norm == 0 ? 0 : Math.sqrt(diff / norm);
         }
+
+        static Distance between(Matrix w, Matrix approx) {
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < w.data().length; i++) {
+                double d = w.data()[i] - approx.data()[i];
+                diff += d * d;
+                norm += w.data()[i] * w.data()[i];
+            }
+            return new Distance(diff, norm);
+        }
     }
 
     Distance distance(Matrix approx) {
-        double diff = 0;
-        double norm = 0;
-        double[] w = weight.get().data();
-        for (int i = 0; i < w.length; i++) {
-            double d = w[i] - approx.data()[i];
-            diff += d * d;
-            norm += w[i] * w[i];
-        }
-        return new Distance(diff, norm);
+        return Distance.between(weight.get(), approx);
     }
 
     /**
