@@ -121,6 +121,13 @@ final class FitOptions {
             description = "with --calibration: each layer's inputs from the model compressed up to that layer")
     boolean sequential;
 
+    @Option(names = "--int8-compute",
+            description = "every MatMul whose weight (or factor) is stored at int8 multiplies on integers "
+                    + "(DynamicQuantizeLinear + MatMulInteger, as ONNX Runtime's dynamic quantizer writes; opset 11 or "
+                    + "later): faster on CPUs, with the activations rounded to 8 bits too (in the measured quality, "
+                    + "not in the allocation's estimates)")
+    boolean int8Compute;
+
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")
     boolean force;
 
@@ -232,6 +239,11 @@ final class FitOptions {
             throw new UsageError("--sequential refits low-rank and integer points; --format " + format
                     + " offers neither");
         }
+        if (int8Compute && (!curves || !bits().contains(dev.blockterm.quantize.Precision.INT8)
+                || target() instanceof Target.Budget)) {
+            throw new UsageError("--int8-compute: computes the products by int8 weights, so it needs 8 among --bits "
+                    + "and a target that counts bytes (the default, --ratio, --size, --max-error, --max-output-error)");
+        }
         if (minSpeedup != 0 && !target().resolve(false).usesCurves()) {
             throw new UsageError("--min-speedup: applies to the targets decided on curves (the default, --ratio, "
                     + "--budget, --size, --max-error, --max-output-error), not to --layer-ratio or explicit ranks");
@@ -252,7 +264,7 @@ final class FitOptions {
                 .force(force).shapes(shapes.stream().map(LayerShape::parse).toList()).format(Format.parse(curves ? "bt" : perLayerFormat()))
                 .curveFormat(curveFormat)
                 .target(target).weights(weights == null ? null : Pattern.compile(weights))
-                .sequential(sequential).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
+                .sequential(sequential).int8Compute(int8Compute).latencyCheck(!noLatencyCheck).minSpeedup(minSpeedup)
                 .convForms(convForms()).bits(bits()).build();
     }
 

@@ -38,6 +38,8 @@ import java.util.regex.Pattern;
  * @param bits          the precisions a weight or its factors may be stored at where the targets decide on curves
  *                      (the float type of the weight always among them)
  * @param curveFormat   the forms the targets decided on curves choose among
+ * @param int8Compute   products by int8 weights computed on integers ({@code DynamicQuantizeLinear} and
+ *                      {@code MatMulInteger}) rather than read back to float at load
  */
 public record CompressionOptions(int blocks, int[] ranks, int order, Layout layout, Pattern layers, Pattern exclude,
                                  long minParams, int maxSweeps, double tolerance, long seed, int threads,
@@ -45,7 +47,8 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
                                  List<LayerShape> shapes, Format format, Target target,
                                  Pattern weights, boolean sequential, boolean latencyCheck, double minSpeedup,
                                  java.util.Set<ConvForm> convForms,
-                                 java.util.Set<dev.blockterm.quantize.Precision> bits, CurveFormat curveFormat) {
+                                 java.util.Set<dev.blockterm.quantize.Precision> bits, CurveFormat curveFormat,
+                                 boolean int8Compute) {
 
     public static final int DEFAULT_BLOCKS = 4;
     public static final int DEFAULT_RANK = 8;
@@ -145,6 +148,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         b.minSpeedup = minSpeedup;
         b.convForms = convForms;
         b.bits = bits;
+        b.int8Compute = int8Compute;
         return b;
     }
 
@@ -213,6 +217,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         private Target target = new Target.Default();
         private Pattern weights;
         private boolean sequential;
+        private boolean int8Compute;
         private boolean latencyCheck = true;
         private double minSpeedup;
         private java.util.Set<ConvForm> convForms = java.util.EnumSet.allOf(ConvForm.class);
@@ -333,6 +338,11 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
             return this;
         }
 
+        public Builder int8Compute(boolean v) {
+            int8Compute = v;
+            return this;
+        }
+
         public Builder latencyCheck(boolean v) {
             latencyCheck = v;
             return this;
@@ -341,7 +351,7 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         public CompressionOptions build() {
             return new CompressionOptions(blocks, ranks, order, layout, layers, exclude, minParams, maxSweeps, tolerance,
                     seed, threads, expectedBatch, init, force, shapes, format, target, weights, sequential,
-                    latencyCheck, minSpeedup, convForms, bits, curveFormat);
+                    latencyCheck, minSpeedup, convForms, bits, curveFormat, int8Compute);
         }
     }
 
@@ -412,6 +422,9 @@ public record CompressionOptions(int blocks, int[] ranks, int order, Layout layo
         }
         if (sequential) {
             sb.append(" --sequential");
+        }
+        if (int8Compute) {
+            sb.append(" --int8-compute");
         }
         if (force) {
             sb.append(" --force");

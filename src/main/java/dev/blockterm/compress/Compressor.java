@@ -185,6 +185,10 @@ public final class Compressor {
             throw new ModelException(modelName + ": opset " + opset + " is older than " + MIN_OPSET
                     + ", the oldest this tool writes (Reshape took its shape as an attribute before opset 5)");
         }
+        if (options.int8Compute() && opset < dev.blockterm.rewrite.IntegerMatMuls.MIN_OPSET) {
+            throw new ModelException(modelName + ": int8 compute needs DynamicQuantizeLinear (opset "
+                    + dev.blockterm.rewrite.IntegerMatMuls.MIN_OPSET + "); the model has opset " + opset);
+        }
         Map<String, Onnx.TensorProto> inits = Graphs.initializers(model.getGraph());
         Target target = options.target().resolve(calibration != null);
         Calibration fitting = calibration == null ? null : calibration.fitting();
@@ -302,6 +306,13 @@ public final class Compressor {
         }
         Onnx.ModelProto out = Assembly.rebuild(model, replacements, replacedWeights, rebuiltWeights);
         String goal = target.describe() + (searched == null ? "" : "; " + searched);
+        if (options.int8Compute()) {
+            dev.blockterm.rewrite.IntegerMatMuls.Result integer = dev.blockterm.rewrite.IntegerMatMuls.apply(out);
+            out = integer.model();
+            goal += "; " + integer.rewritten() + " MatMul(s) by int8 weights compute on integers (DynamicQuantizeLinear "
+                    + "+ MatMulInteger; the activations' rounding is in the quality measured below, not in the "
+                    + "allocation's estimates)";
+        }
         if (target instanceof Target.MaxOutputError e && e.chosenByDefault()) {
             goal += calibration == null
                     ? ". To go further safely: give --calibration with real inputs (the layers are then fitted to their "

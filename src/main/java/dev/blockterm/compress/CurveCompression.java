@@ -64,7 +64,10 @@ final class CurveCompression {
             add(jobs, new LayerJob.Linear(l, options.expectedBatch()), l.skipReason(), 2.0 * l.parameters());
         }
         for (ConvLayer c : convs) {
-            add(jobs, new LayerJob.Conv(c), c.skipReason(), c.flopsPerPosition());
+            // a grouped convolution has no factored form here, but where bytes are counted its kernel has its bits
+            boolean bitsOnly = c.group() != 1 && c.storable() && inBytes
+                    && !QuantizedPoints.lower(options.bits(), inits.get(c.weightName()).getDataType()).isEmpty();
+            add(jobs, new LayerJob.Conv(c), bitsOnly ? null : c.skipReason(), c.flopsPerPosition());
         }
         for (int i = 0; i < stored.size(); i++) {
             StoredWeight w = stored.get(i);
@@ -130,9 +133,10 @@ final class CurveCompression {
         java.util.function.Supplier<Matrix> weight = () -> job.matrix(tensor);
         LowRank curve = fit.curve(job.rows(), job.cols(), weight);
         CompressionOptions options = compressor.options();
-        boolean lowRank = !(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL);
+        boolean grouped = job instanceof LayerJob.Conv g && g.layer().group() != 1; // its bits only
+        boolean lowRank = !grouped && (!(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL));
         List<FormPoint> others = List.of(); // with a minimum speed-up only the curve, which is timed
-        if (options.minSpeedup() == 0 && job instanceof LayerJob.Conv c) {
+        if (options.minSpeedup() == 0 && !grouped && job instanceof LayerJob.Conv c) {
             others = ConvForms.points(c, weight.get(), gram, options, compressor.progress());
         }
         List<dev.blockterm.quantize.Precision> lower = QuantizedPoints.lower(options.bits(), tensor.getDataType());
@@ -259,9 +263,31 @@ final class CurveCompression {
         for (int i = 0; i < fitted.size(); i++) {
             LayerForms f = fitted.get(i);
             s[i] = 1;
-            if (f.maxRank() == 0) {
+            int probe = probePoint(f);
+            if (probe == 0) {
                 continue;
             }
+            LayerForms.At at = f.at(probe);
+            double own = at.form().error(at.point());
+            ids[i] = probe;
+            double model = feeds.worstError(weights(ids));
+            ids[i] = 0;
+            s[i] = Math.max(model / own, 1e-6);
+            compressor.progress().accept(String.format(Locale.ROOT, "sensitivity of %s: output error %.4g at its error "
+                    + "%.4g (%s)", f.job().name(), model, own, f.rankOf(probe) > 0 ? "rank " + f.rankOf(probe)
+                    : at.form() instanceof BitsForm b ? "dense at " + b.stored().get(at.point()).precision().bits()
+                    + " bits" : "its most lossy form"));
+        }
+        sensitivity = s;
+    }
+
+    /**
+     * The point a layer's sensitivity is probed at: on its low-rank curve the first rank whose error is at
+     * most {@link #PROBE_ERROR}; a layer without one (its bits only) at its most lossy point; 0 where no
+     * point has an error.
+     */
+    private static int probePoint(LayerForms f) {
+        if (f.maxRank() > 0) {
             LowRank curve = f.layer().curve();
             int probe = f.maxRank();
             for (int r = 1; r <= f.maxRank(); r++) {
@@ -270,18 +296,18 @@ final class CurveCompression {
                     break;
                 }
             }
-            double own = curve.relativeError(probe);
-            if (own <= 0) {
-                continue;
-            }
-            ids[i] = f.lowRankId(probe);
-            double model = feeds.worstError(weights(ids));
-            ids[i] = 0;
-            s[i] = Math.max(model / own, 1e-6);
-            compressor.progress().accept(String.format(Locale.ROOT, "sensitivity of %s: output error %.4g at its error "
-                    + "%.4g (rank %d)", f.job().name(), model, own, probe));
+            return curve.relativeError(probe) > 0 ? f.lowRankId(probe) : 0;
         }
-        sensitivity = s;
+        int worst = 0;
+        double error = 0;
+        for (int id = 1; id <= f.points(); id++) {
+            LayerForms.At at = f.at(id);
+            if (at.form().error(at.point()) > error) {
+                error = at.form().error(at.point());
+                worst = id;
+            }
+        }
+        return worst;
     }
 
     /** The names of the selected layers' weights (the inputs of a weight-feeding probe). */

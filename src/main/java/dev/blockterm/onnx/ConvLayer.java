@@ -11,10 +11,12 @@ package dev.blockterm.onnx;
  * @param inChannels  C_in (per group)
  * @param kernel      spatial kernel sizes
  * @param strides     spatial strides (1 where absent)
- * @param skipReason  why the layer cannot be compressed, or null
+ * @param group       the {@code group} attribute (1: an ordinary convolution)
+ * @param unsupported why the kernel cannot be replaced or stored otherwise at all (shared, a type this
+ *                    tool does not read), or null
  */
 public record ConvLayer(int nodeIndex, String name, String weightName, int outChannels, int inChannels, int[] kernel,
-                        int[] strides, String skipReason) implements java.io.Serializable {
+                        int[] strides, int group, String unsupported) implements java.io.Serializable {
 
     public ConvLayer {
         kernel = kernel.clone();
@@ -29,6 +31,22 @@ public record ConvLayer(int nodeIndex, String name, String weightName, int outCh
     @Override
     public int[] strides() {
         return strides.clone();
+    }
+
+    /**
+     * Why the layer cannot be factored, or null: what {@link #unsupported} says, and a grouped
+     * convolution (its kernel may still be stored at a lower precision: {@link #storable}).
+     */
+    public String skipReason() {
+        if (unsupported != null) {
+            return unsupported;
+        }
+        return group != 1 ? "grouped convolution (group = " + group + ") left dense" : null;
+    }
+
+    /** Whether the kernel may be stored at a lower precision and read back whole (grouped or not). */
+    public boolean storable() {
+        return unsupported == null;
     }
 
     /** Product of the kernel's spatial sizes. */

@@ -205,15 +205,13 @@ public final class Graphs {
             if (reason == null && count > 1) {
                 reason = "kernel '" + w.getName() + "' is shared by " + count + " uses; left dense";
             }
-            if (reason == null && group != 1) {
-                reason = "grouped convolution (group = " + group + ") left dense";
-            }
             String name = node.getName().isEmpty() ? w.getName() : node.getName();
             if (!names.add(name)) {
                 name = name + "#" + i;
                 names.add(name);
             }
-            layers.add(new ConvLayer(i, name, w.getName(), (int) w.getDims(0), (int) w.getDims(1), kernel, strides, reason));
+            layers.add(new ConvLayer(i, name, w.getName(), (int) w.getDims(0), (int) w.getDims(1), kernel, strides, (int) group,
+                    reason));
         }
         return layers;
     }

@@ -68,6 +68,26 @@ public final class Gemm {
     }
 
     /**
+     * {@code C[m x n] += op(A) op(B)}, as {@link #multiply}: the product added into C where it lies,
+     * no array of C's size made (a covariance summed over many batches of rows).
+     */
+    public static void multiplyAdd(boolean transA, boolean transB, int m, int n, int k,
+                                   double[] a, int aOffset, double[] b, int bOffset, double[] c, int cOffset) {
+        if ((long) m * n * k >= NATIVE_FLOPS) {
+            DoubleBuffer p = nativeProduct(transA, transB, m, n, k, a, aOffset, b, bOffset);
+            for (int i = 0; i < m * n; i++) {
+                c[cOffset + i] += p.get(i);
+            }
+            return;
+        }
+        double[] p = new double[m * n];
+        javaMultiply(transA, transB, m, n, k, a, aOffset, b, bOffset, p, 0);
+        for (int i = 0; i < p.length; i++) {
+            c[cOffset + i] += p[i];
+        }
+    }
+
+    /**
      * {@code C = op(A) op(B)} as above, with the rows of C handed out in consecutive runs: part i
      * receives the next {@code parts[i].length / n} rows. Spares a copy of C when its row blocks
      * belong to different owners (one product for several factors, {@link Tensor#projectEach}).

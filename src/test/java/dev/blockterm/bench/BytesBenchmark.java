@@ -134,6 +134,9 @@ public final class BytesBenchmark {
                     int8Printed = true;
                 }
                 ModelFiles.write(r.model(), out, model);
+                if (System.getenv("REPORT") != null) {
+                    System.err.print(r.report().table());
+                }
             }
             print(name, row, Files.size(out), bytes, judge.quality(out), seconds, peak);
         }

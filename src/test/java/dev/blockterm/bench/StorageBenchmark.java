@@ -25,7 +25,9 @@ import onnx.Onnx;
  * beside it (ORT's dynamic quantizer: DynamicQuantizeLinear + MatMulInteger, int8 compute): the file,
  * the session's load time and
  * the resident memory it adds, and the latency of one call at batch 1 and 32 (sentences of the
- * evaluation set, padded), 2 threads, median of 20 calls after 3 warm-up calls.
+ * evaluation set, padded), 2 threads, median of 20 calls after 3 warm-up calls; the int8 model and the mix
+ * again with {@code --int8-compute} (their MatMuls on integers); the mean cosine of each against fp32
+ * on the 200 evaluation sentences.
  * {@code mvn -B -Pbench test-compile exec:exec@storage}
  */
 public final class StorageBenchmark {
@@ -45,6 +47,9 @@ public final class StorageBenchmark {
             Path out = dir.resolve("int8.onnx");
             ModelFiles.write(r.int8Alone(), out, model);
             files.put("int8 alone (Cast + Mul)", out);
+            Path integer = dir.resolve("int8-compute.onnx");
+            ModelFiles.write(dev.blockterm.rewrite.IntegerMatMuls.apply(r.int8Alone()).model(), integer, model);
+            files.put("int8 alone, --int8-compute (MatMulInteger)", integer);
         }
         CompressionOptions mix = CompressionOptions.builder().target(new Target.Size(Files.size(model) / 6))
                 .latencyCheck(false).threads(2).build();
@@ -54,10 +59,17 @@ public final class StorageBenchmark {
             ModelFiles.write(r.model(), out, model);
             files.put("--size 1/6 (int4, int8, low rank)", out);
         }
+        try (Compressor.Result r = new Compressor(mix.toBuilder().int8Compute(true).build(), m -> { },
+                new Calibration(calibration, 2)).compress(dense, model.toString())) {
+            Path out = dir.resolve("mix-int8-compute.onnx");
+            ModelFiles.write(r.model(), out, model);
+            files.put("--size 1/6 --int8-compute", out);
+        }
+        Map<String, NpyArray> evalFeeds = MiniLm.tokenize(eval);
         Map<String, NpyArray> one = MiniLm.tokenize(eval.subList(0, 1));
         Map<String, NpyArray> batch = MiniLm.tokenize(eval.subList(0, 32));
-        System.out.println("| model | file bytes | load s | resident MB added | batch 1 ms | batch 32 ms |");
-        System.out.println("|---|---|---|---|---|---|");
+        System.out.println("| model | file bytes | load s | resident MB added | batch 1 ms | batch 32 ms | mean cosine |");
+        System.out.println("|---|---|---|---|---|---|---|");
         for (Map.Entry<String, Path> e : files.entrySet()) {
             System.gc();
             long before = resident();
@@ -65,9 +77,11 @@ public final class StorageBenchmark {
             try (ModelRunner runner = new ModelRunner(e.getValue(), 2)) {
                 double load = (System.nanoTime() - started) / 1e9;
                 long after = resident();
-                System.out.printf(Locale.ROOT, "| %s | %d | %.2f | %d | %.2f | %.2f |%n", e.getKey(),
+                double cosine = dev.blockterm.runtime.Verification.compareEmbeddings(model, e.getValue(), evalFeeds,
+                        "attention_mask", 2).get(0).meanCosine();
+                System.out.printf(Locale.ROOT, "| %s | %d | %.2f | %d | %.2f | %.2f | %.4f |%n", e.getKey(),
                         Files.size(e.getValue()), load, (after - before) / 1024, median(runner, one),
-                        median(runner, batch));
+                        median(runner, batch), cosine);
             }
         }
     }

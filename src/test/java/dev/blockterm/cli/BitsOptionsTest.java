@@ -49,6 +49,30 @@ class BitsOptionsTest {
         refused(2, "--factors: the handoff writes float factors", "compress", MLP, "-o", out, "--bits", "32,8",
                 "--factors", dir.resolve("f.safetensors").toString());
         refused(1, "size: 1.0 kB (1000 bytes) is not reachable", "compress", MLP, "-o", out, "--size", "1kB", "-q");
+        refused(2, "--int8-compute: computes the products by int8 weights, so it needs 8 among --bits", "compress", MLP,
+                "-o", out, "--int8-compute", "--bits", "32,4");
+        refused(2, "--int8-compute", "compress", MLP, "-o", out, "--int8-compute", "--layer-ratio", "2");
+    }
+
+    /**
+     * {@code --int8-compute}: the MatMuls whose weights the size target stores at int8 multiply on integers
+     * (MatMulInteger in the written file, the count in the report), and the model still agrees with the
+     * original on the held-out rows.
+     */
+    @Test
+    void int8ComputeWritesIntegerProducts() {
+        Path out = dir.resolve("integer.onnx");
+        CliRun run = CliRun.of("compress", MLP, "-o", out.toString(), "--size", "200kB", "--bits", "32,8",
+                "--int8-compute", "--calibration", "testdata/digits_calib_x.npy", "-q", "--no-latency-check");
+        assertEquals(0, run.code(), run.err());
+        onnx.Onnx.ModelProto written = ModelFiles.read(out);
+        long integer = written.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("MatMulInteger"))
+                .count();
+        assertTrue(integer > 0, run.out());
+        assertTrue(run.out().contains(integer + " MatMul(s) by int8 weights compute on integers"), run.out());
+        assertTrue(written.getSerializedSize() <= 200_000, run.out());
+        java.util.regex.Matcher top1 = java.util.regex.Pattern.compile("top-1 agreement ([0-9.]+)").matcher(run.out());
+        assertTrue(top1.find() && Double.parseDouble(top1.group(1)) > 0.95, run.out());
     }
 
     @Test

@@ -47,6 +47,35 @@ class BitsAxisTest {
                         Weights.FLOAT)));
     }
 
+    /**
+     * A depthwise 5x5 convolution (group = channels, padded), a Relu, then a 1x1 convolution:
+     * {@code x [N, 64, 8, 8] -> y [N, 128, 8, 8]}.
+     */
+    static Onnx.ModelProto depthwise() {
+        Onnx.NodeProto dw = Onnx.NodeProto.newBuilder().setOpType("Conv").setName("depthwise").addInput("x")
+                .addInput("dw").addInput("dwb").addOutput("h").addAttribute(TinyModels.intAttr("group", 64))
+                .addAttribute(TinyModels.intsAttr("pads", 2, 2, 2, 2)).build();
+        Onnx.NodeProto relu = Onnx.NodeProto.newBuilder().setOpType("Relu").addInput("h").addOutput("r").build();
+        Onnx.NodeProto pw = Onnx.NodeProto.newBuilder().setOpType("Conv").setName("pointwise").addInput("r")
+                .addInput("pw").addOutput("y").build();
+        double[] k = TinyModels.gaussian(64 * 25, 7);
+        for (int c = 0; c < 64; c++) {
+            for (int j = 0; j < 25; j++) {
+                k[c * 25 + j] *= 1 + c; // channels of unlike scales: one scale for all would not do
+            }
+        }
+        return TinyModels.model(13, List.of(TinyModels.input("x", -1, 64, 8, 8)),
+                List.of(TinyModels.input("y", -1, 128, 8, 8)), List.of(dw, relu, pw),
+                List.of(Weights.tensor("dw", new long[] {64, 1, 5, 5}, k, Weights.FLOAT),
+                        Weights.tensor("dwb", new long[] {64}, TinyModels.gaussian(64, 8), Weights.FLOAT),
+                        Weights.tensor("pw", new long[] {128, 64, 1, 1}, TinyModels.gaussian(128 * 64, 9),
+                                Weights.FLOAT)));
+    }
+
+    static NpyArray images(int rows, long seed) {
+        return new NpyArray(new long[] {rows, 64, 8, 8}, TinyModels.gaussian(rows * 4096, seed), "<f4");
+    }
+
     static NpyArray skewedIds(int rows, int vocabulary, long seed) {
         Random random = new Random(seed);
         double[] v = new double[rows * 6];
@@ -68,6 +97,7 @@ class BitsAxisTest {
         check(ModelFiles.read(Path.of("models/digits_cnn.onnx")),
                 Map.of("image", NpyArray.read(Path.of("testdata/digits_img_x.npy"))));
         check(embedding(300, 64), Map.of("ids", skewedIds(120, 300, 5)));
+        check(depthwise(), Map.of("x", images(40, 6)));
     }
 
     private void check(Onnx.ModelProto input, Map<String, NpyArray> feeds) {
@@ -81,7 +111,7 @@ class BitsAxisTest {
         List<dev.blockterm.onnx.ConvLayer> convs = Graphs.convLayers(model.getGraph());
         List<dev.blockterm.onnx.EmbeddingTable> tables = Graphs.embeddingTables(model.getGraph(), java.util.Set.of());
         Calibration fitting = data.fitting();
-        fitting.capture(model, layers, convs, tables);
+        fitting.capture(model, layers, convs.stream().filter(c -> c.skipReason() == null).toList(), tables);
         try (Staging staging = new Staging(dir);
              ModelRunner original = new ModelRunner(model.toByteArray(), "original", 1)) {
             CurveCompression curves = new CurveCompression(compressor, options.target(), layers, convs, List.of(), tables,
@@ -166,6 +196,31 @@ class BitsAxisTest {
         assertEquals(4, counts[5]);
         assertEquals(1, counts[29]);
         assertEquals(12, java.util.Arrays.stream(counts).sum());
+    }
+
+    /**
+     * A grouped convolution has no factored form, but where bytes are counted its kernel is a candidate
+     * at every precision: under a size target the depthwise kernel is stored at int8 or int4, with one
+     * scale per channel; where parameters are counted it stays dense, saying why.
+     */
+    @Test
+    void aGroupedConvolutionIsStoredAtItsBits() {
+        Onnx.ModelProto model = depthwise();
+        Map<String, NpyArray> feeds = Map.of("x", images(60, 21));
+        // the weights to a quarter, with what the written file adds (the report, the readers' nodes)
+        long size = ModelFiles.serializedBytes(model) - 3 * 4 * (64 * 25 + 128 * 64) / 4 + Compressor.SIZE_OVERHEAD
+                + 2 * Compressor.SIZE_OVERHEAD_PER_LAYER;
+        CompressionOptions options = CompressionOptions.builder().target(new Target.Size(size)).minParams(0)
+                .latencyCheck(false).build();
+        Compressor.Result r = new Compressor(options, m -> { }, new Calibration(feeds, 1)).compress(model, "dw");
+        LayerReport dw = r.report().layers().stream().filter(l -> l.name().equals("depthwise")).findFirst().orElseThrow();
+        assertTrue(dw.precision() != null && dw.bytesAfter() < dw.bytesBefore() / 3, r.report().table());
+        assertTrue(r.report().fileBytesAfter() <= size, r.report().table());
+        Compressor.Result params = new Compressor(options.toBuilder().target(new Target.Budget(7000)).build(), m -> { },
+                new Calibration(feeds, 1)).compress(model, "dw");
+        LayerReport kept = params.report().layers().stream().filter(l -> l.name().equals("depthwise")).findFirst()
+                .orElseThrow();
+        assertTrue(kept.precision() == null && kept.reason().contains("grouped"), params.report().table());
     }
 
     /** A size target in bytes is met by the written file, with some layers at a lower precision. */
