@@ -84,8 +84,16 @@ public final class Compressor {
         /** The layer timed alone, dense against factored (see {@link LatencyCheck}); null where it cannot be. */
         public LayerLatency time(long batch, int threads) {
             LatencyCheck.InputShape shape = input.get();
-            return shape == null ? null
-                    : LatencyCheck.time(model, nodeIndex, replacement, shape.at(batch), batch, threads);
+            if (shape == null) {
+                return null;
+            }
+            // a layer's input at a large size is timed at a smaller batch (the report gives the batch timed)
+            double perRow = 1;
+            for (long d : shape.at(1)) {
+                perRow *= Math.max(1, d);
+            }
+            long b = Math.max(1, Math.min(batch, (long) (QualityProbe.MAX_GENERATED_VALUES / perRow)));
+            return LatencyCheck.time(model, nodeIndex, replacement, shape.at(b), b, threads);
         }
     }
 

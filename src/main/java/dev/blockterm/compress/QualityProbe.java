@@ -64,8 +64,27 @@ final class QualityProbe {
         return out;
     }
 
-    /** On seeded random inputs of {@code rows} rows matching the model's inputs: weak evidence. */
+    /**
+     * The most input values generated for one run (64 rows of a 3x224x224 image): at large input sizes
+     * fewer rows, so that ONNX Runtime's activations stay bounded (64 rows of 3x1500x1500 grew its
+     * memory past 21 GB).
+     */
+    static final double MAX_GENERATED_VALUES = 64.0 * 3 * 224 * 224;
+
+    /**
+     * On seeded random inputs of {@code rows} rows matching the model's inputs (fewer where one row
+     * holds more than {@link #MAX_GENERATED_VALUES} / rows values, at least one): weak evidence.
+     */
     static QualityProbe generated(ModelRunner original, long seed, int rows, int threads) {
+        double perRow = 0;
+        for (long[] shape : original.inputShapes().values()) {
+            double n = 1;
+            for (long d : shape) {
+                n *= Math.max(1, d);
+            }
+            perRow += n;
+        }
+        rows = (int) Math.max(1, Math.min(rows, MAX_GENERATED_VALUES / Math.max(1, perRow)));
         Map<String, NpyArray> feeds = original.randomInputs(seed, rows);
         return new QualityProbe(feeds, original.run(feeds), rows + " rows of generated inputs (seed " + seed + ")"
                 + original.chosenSizes(feeds), true, threads);
