@@ -124,8 +124,8 @@ final class FitOptions {
     @Option(names = "--int8-compute",
             description = "every MatMul whose weight (or factor) is stored at int8 multiplies on integers "
                     + "(DynamicQuantizeLinear + MatMulInteger, as ONNX Runtime's dynamic quantizer writes; opset 11 or "
-                    + "later): faster on CPUs, with the activations rounded to 8 bits too (in the measured quality, "
-                    + "not in the allocation's estimates)")
+                    + "later): faster on CPUs, with the activations rounded to 8 bits too (in the measured quality "
+                    + "and an output-error target's search, not in the allocation's estimates)")
     boolean int8Compute;
 
     @Option(names = "--force", description = "replace layers even where the factored form is no smaller or no cheaper")

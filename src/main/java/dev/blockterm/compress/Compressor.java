@@ -318,8 +318,8 @@ public final class Compressor {
             dev.blockterm.rewrite.IntegerMatMuls.Result integer = dev.blockterm.rewrite.IntegerMatMuls.apply(out);
             out = integer.model();
             goal += "; " + integer.rewritten() + " MatMul(s) by int8 weights compute on integers (DynamicQuantizeLinear "
-                    + "+ MatMulInteger; the activations' rounding is in the quality measured below, not in the "
-                    + "allocation's estimates)";
+                    + "+ MatMulInteger; the activations' rounding is in the quality measured below, and in an output-"
+                    + "error target's search, not in the allocation's estimates)";
         }
         if (target instanceof Target.MaxOutputError e && e.chosenByDefault()) {
             goal += calibration == null
@@ -433,7 +433,7 @@ public final class Compressor {
                 long want = z.bytes() - rest;
                 Decision d = atSize(allocation, want, curves, Target.Size.text(z.bytes()) + " in the file");
                 for (int tries = 0; tries < 4; tries++) {
-                    long file = ModelFiles.serializedBytes(assemble(model, curves.replacements(d.ranks())))
+                    long file = ModelFiles.serializedBytes(written(model, curves.replacements(d.ranks())))
                             + SIZE_OVERHEAD + SIZE_OVERHEAD_PER_LAYER * allocation.curves().size();
                     if (file <= z.bytes()) {
                         break;
@@ -457,9 +457,10 @@ public final class Compressor {
                 throw new IllegalArgumentException("a target on the model's outputs needs the model to run in ONNX "
                         + "Runtime here, and it cannot; give a size target (a ratio or a budget) instead");
             }
-            java.util.function.ToDoubleFunction<int[]> errorOf = feeds != null
+            // with int8 compute the written graph is measured, its activations' rounding in the error
+            java.util.function.ToDoubleFunction<int[]> errorOf = feeds != null && !options.int8Compute()
                     ? ranks -> feeds.worstError(curves.weights(ranks))
-                    : ranks -> probe.worstError(assemble(model, curves.replacements(ranks)));
+                    : ranks -> probe.worstError(written(model, curves.replacements(ranks)));
             Decision found = QualitySearch.search(allocation, curves, goal.error(), errorOf, probe.inputs(), progress);
             return noLargerThanInt8Alone(found, allocation, curves, goal.error(), errorOf, model);
         }
@@ -515,6 +516,12 @@ public final class Compressor {
     }
 
     /** The model with these layers replaced (no report, no provenance): a candidate to measure. */
+    /** The model as it will be written: assembled, and its int8 products on integers where asked. */
+    private Onnx.ModelProto written(Onnx.ModelProto model, List<LayerOutcome> outcomes) {
+        Onnx.ModelProto out = assemble(model, outcomes);
+        return options.int8Compute() ? dev.blockterm.rewrite.IntegerMatMuls.apply(out).model() : out;
+    }
+
     static Onnx.ModelProto assemble(Onnx.ModelProto model, List<LayerOutcome> outcomes) {
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();
         Set<String> replaced = new HashSet<>();

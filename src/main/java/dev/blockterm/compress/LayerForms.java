@@ -198,7 +198,10 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
             return a.form().outcome(a.point(), selection);
         }
         LayerJob job = job();
-        String reason = format != CurveFormat.AUTO && curve(1, false, format).ranks().length == 0
+        String reason = job instanceof LayerJob.Conv c && c.layer().group() != 1
+                ? c.layer().skipReason() + " as a factored form; its kernel kept at its own precision by the target ("
+                + target.describe() + ")"
+                : format != CurveFormat.AUTO && curve(1, false, format).ranks().length == 0
                 ? "no " + format.label() + " form offered for this layer"
                 : layer.smallerThanDense() == 0 ? "no rank gives a factored form smaller than the dense weight"
                 : maxRank() == 0 ? "no rank runs fast enough factored (the minimum speed-up)"
