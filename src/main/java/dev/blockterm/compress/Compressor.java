@@ -88,11 +88,7 @@ public final class Compressor {
                 return null;
             }
             // a layer's input at a large size is timed at a smaller batch (the report gives the batch timed)
-            double perRow = 1;
-            for (long d : shape.at(1)) {
-                perRow *= Math.max(1, d);
-            }
-            long b = Math.max(1, Math.min(batch, (long) (QualityProbe.MAX_GENERATED_VALUES / perRow)));
+            long b = QualityProbe.rowsWithin(QualityProbe.values(shape.at(1)), batch);
             return LatencyCheck.time(model, nodeIndex, replacement, shape.at(b), b, threads);
         }
     }
@@ -515,12 +511,13 @@ public final class Compressor {
         return new Decision(ranks, note);
     }
 
-    /** The model with these layers replaced (no report, no provenance): a candidate to measure. */
     /** The model as it will be written: assembled, and its int8 products on integers where asked. */
     private Onnx.ModelProto written(Onnx.ModelProto model, List<LayerOutcome> outcomes) {
         Onnx.ModelProto out = assemble(model, outcomes);
         return options.int8Compute() ? dev.blockterm.rewrite.IntegerMatMuls.apply(out).model() : out;
     }
+
+    /** The model with these layers replaced (no report, no provenance): a candidate to measure. */
 
     static Onnx.ModelProto assemble(Onnx.ModelProto model, List<LayerOutcome> outcomes) {
         Map<Integer, LinearRewriter.Replacement> replacements = new HashMap<>();

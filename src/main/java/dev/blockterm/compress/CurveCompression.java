@@ -65,7 +65,7 @@ final class CurveCompression {
         }
         for (ConvLayer c : convs) {
             // a grouped convolution has no factored form here, but where bytes are counted its kernel has its bits
-            boolean bitsOnly = c.group() != 1 && c.storable() && inBytes
+            boolean bitsOnly = c.grouped() && c.storable() && inBytes
                     && !QuantizedPoints.lower(options.bits(), inits.get(c.weightName()).getDataType()).isEmpty();
             add(jobs, new LayerJob.Conv(c), bitsOnly ? null : c.skipReason(), c.flopsPerPosition());
         }
@@ -133,7 +133,7 @@ final class CurveCompression {
         java.util.function.Supplier<Matrix> weight = () -> job.matrix(tensor);
         LowRank curve = fit.curve(job.rows(), job.cols(), weight);
         CompressionOptions options = compressor.options();
-        boolean grouped = job instanceof LayerJob.Conv g && g.layer().group() != 1; // its bits only
+        boolean grouped = job instanceof LayerJob.Conv g && g.layer().grouped(); // its bits only
         boolean lowRank = !grouped && (!(job instanceof LayerJob.Conv) || options.convForms().contains(ConvForm.CHANNEL));
         List<FormPoint> others = List.of(); // with a minimum speed-up only the curve, which is timed
         if (options.minSpeedup() == 0 && !grouped && job instanceof LayerJob.Conv c) {

@@ -198,7 +198,7 @@ record LayerForms(FittedLayer layer, List<Form> forms) {
             return a.form().outcome(a.point(), selection);
         }
         LayerJob job = job();
-        String reason = job instanceof LayerJob.Conv c && c.layer().group() != 1
+        String reason = job instanceof LayerJob.Conv c && c.layer().grouped()
                 ? c.layer().skipReason() + " as a factored form; its kernel kept at its own precision by the target ("
                 + target.describe() + ")"
                 : format != CurveFormat.AUTO && curve(1, false, format).ranks().length == 0

@@ -71,6 +71,20 @@ final class QualityProbe {
      */
     static final double MAX_GENERATED_VALUES = 64.0 * 3 * 224 * 224;
 
+    /** The values of one row of {@code shape} (a size left open counts as 1), in a double. */
+    static double values(long[] shape) {
+        double n = 1;
+        for (long d : shape) {
+            n *= Math.max(1, d);
+        }
+        return n;
+    }
+
+    /** At most {@code rows} rows of {@code perRow} values each, within {@link #MAX_GENERATED_VALUES}; at least one. */
+    static long rowsWithin(double perRow, long rows) {
+        return Math.max(1, Math.min(rows, (long) (MAX_GENERATED_VALUES / Math.max(1, perRow))));
+    }
+
     /**
      * On seeded random inputs of {@code rows} rows matching the model's inputs (fewer where one row
      * holds more than {@link #MAX_GENERATED_VALUES} / rows values, at least one): weak evidence.
@@ -78,13 +92,9 @@ final class QualityProbe {
     static QualityProbe generated(ModelRunner original, long seed, int rows, int threads) {
         double perRow = 0;
         for (long[] shape : original.inputShapes().values()) {
-            double n = 1;
-            for (long d : shape) {
-                n *= Math.max(1, d);
-            }
-            perRow += n;
+            perRow += values(shape);
         }
-        rows = (int) Math.max(1, Math.min(rows, MAX_GENERATED_VALUES / Math.max(1, perRow)));
+        rows = (int) rowsWithin(perRow, rows);
         Map<String, NpyArray> feeds = original.randomInputs(seed, rows);
         return new QualityProbe(feeds, original.run(feeds), rows + " rows of generated inputs (seed " + seed + ")"
                 + original.chosenSizes(feeds), true, threads);

@@ -76,7 +76,7 @@ final class Sequential {
             for (int i : group) {
                 if (layers.get(i).job() instanceof LayerJob.Linear l) {
                     linear.add(l.layer());
-                } else if (layers.get(i).job() instanceof LayerJob.Conv c && c.layer().group() == 1) {
+                } else if (layers.get(i).job() instanceof LayerJob.Conv c && !c.layer().grouped()) {
                     convs.add(c.layer());
                 }
             }

@@ -41,7 +41,12 @@ public record ConvLayer(int nodeIndex, String name, String weightName, int outCh
         if (unsupported != null) {
             return unsupported;
         }
-        return group != 1 ? "grouped convolution (group = " + group + ") left dense" : null;
+        return grouped() ? "grouped convolution (group = " + group + ") left dense" : null;
+    }
+
+    /** Whether the convolution is grouped ({@code group} other than 1): no factored form here. */
+    public boolean grouped() {
+        return group != 1;
     }
 
     /** Whether the kernel may be stored at a lower precision and read back whole (grouped or not). */

@@ -58,7 +58,7 @@ public final class Graphs {
     }
 
     /** How many node inputs, in the graph and its subgraphs, name each value. */
-    static Map<String, Integer> uses(Onnx.GraphProto graph) {
+    public static Map<String, Integer> uses(Onnx.GraphProto graph) {
         Map<String, Integer> uses = new HashMap<>();
         countUses(graph, uses);
         for (Onnx.ValueInfoProto out : graph.getOutputList()) {

@@ -96,7 +96,7 @@ public final class IntegerMatMuls {
         }
         // the readers left without a reader of their own
         Onnx.GraphProto.Builder g = graph.toBuilder().clearNode().addAllNode(nodes);
-        Map<String, Integer> uses = uses(g.build());
+        Map<String, Integer> uses = Graphs.uses(g.build());
         boolean removed = true;
         while (removed) {
             removed = false;
@@ -163,21 +163,4 @@ public final class IntegerMatMuls {
                 .addAllAttribute(attributes).build();
     }
 
-    private static Map<String, Integer> uses(Onnx.GraphProto graph) {
-        Map<String, Integer> uses = new HashMap<>();
-        for (Onnx.NodeProto n : graph.getNodeList()) {
-            for (String in : n.getInputList()) {
-                uses.merge(in, 1, Integer::sum);
-            }
-            for (Onnx.AttributeProto a : n.getAttributeList()) {
-                if (a.hasG()) {
-                    uses(a.getG()).forEach((k, v) -> uses.merge(k, v, Integer::sum)); // a subgraph's reads count
-                }
-            }
-        }
-        for (Onnx.ValueInfoProto o : graph.getOutputList()) {
-            uses.merge(o.getName(), 1, Integer::sum);
-        }
-        return uses;
-    }
 }
